@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `make test`: builds the asan preset (ASan + UBSan) and the release preset, then runs every
+# test with CTest under the sanitizers. Black-box tests (tests/) start the services they need
+# themselves: PostgreSQL via CTest fixtures, tokend servers, headless Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+cmake --preset asan >/dev/null
+cmake --build --preset asan -j "$jobs"
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$jobs"
+
+ctest --preset asan -j "$jobs"

@@ -1,0 +1,63 @@
+// The HTTP server: a listener accepting on one address, sessions reading and writing, and a
+// router turning requests into responses (handlers never see a socket).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "service/audit_service.h"
+#include "service/auth_service.h"
+#include "service/directory_service.h"
+#include "service/token_service.h"
+#include "store/store.h"
+
+namespace tokend::http {
+
+struct ServerOptions {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8080;  // 0 = any free port (tests); see Server::port()
+  int threads = 0;            // 0 = the number of cores
+  // The address clients use to reach tokend, for the "usage" text of API tokens
+  // (e.g. "https://tokens.example.com"). Empty = derived from the request's Host header.
+  std::string public_url;
+  bool secure_cookies = false;  // set Secure on the session cookie (behind TLS)
+};
+
+// The use cases the handlers call. All references outlive the Server.
+struct Services {
+  store::Store& store;
+  const core::Clock& clock;
+  service::TokenService& tokens;
+  service::AuthService& auth;
+  service::DirectoryService& directory;
+  service::AuditService& audit;
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, Services services);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens. kUnavailable when the address cannot be bound.
+  core::Result<void> Start();
+  // The bound port (after Start).
+  std::uint16_t port() const;
+  // Serves until SIGINT/SIGTERM or Stop(); then stops accepting, finishes in-flight requests,
+  // flushes pending writes and returns. `on_stopping` runs once before the threads are joined
+  // (e.g. to flush write-behind activity).
+  void Run(std::function<void()> on_stopping = {});
+  // Thread-safe; may be called from any thread or a signal-handling coroutine.
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tokend::http

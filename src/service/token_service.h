@@ -1,0 +1,106 @@
+// Use cases on tokens: create, list, get, reveal, revoke one, revoke many, verify.
+//
+// Each authorises first (permission, then scope: ids outside the caller's tenant or
+// department subtree are kNotFound, never kPermissionDenied, so existence does not leak),
+// then acts, and returns a Result. Thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/crypto.h"
+#include "core/error.h"
+#include "core/model.h"
+#include "service/context.h"
+#include "store/store.h"
+
+namespace tokend::service {
+
+class VerificationCache;
+class ActivityRecorder;
+
+struct CreateApiTokenInput {
+  std::string name;
+  std::string description;
+  std::string expires_at;  // "YYYY-MM-DD" or RFC 3339; empty = the tenant default
+  std::string user_id;
+  std::string department_id;
+  std::string user_type_id;
+};
+
+struct CreatedToken {
+  store::TokenRow row;
+  std::string secret;  // the token string: shown once (and again via Reveal when allowed)
+};
+
+struct RevokeManyResult {
+  std::vector<std::string> deleted;
+  std::vector<std::string> not_found;  // unknown, already revoked, or outside the caller's scope
+};
+
+// A token as shown to one caller.
+struct TokenView {
+  store::TokenRow row;
+  core::TokenState state;
+  bool revealable;  // a sealed copy exists, tenant reveal is on, and the caller has tokens:reveal
+};
+
+struct TokenServiceOptions {
+  // Mobile tokens' sliding expiry and last-used facts go through the ActivityRecorder when
+  // one is set; else they are written synchronously.
+  ActivityRecorder* activity = nullptr;
+  VerificationCache* cache = nullptr;
+};
+
+class TokenService {
+ public:
+  TokenService(store::Store& store, const core::Clock& clock, const core::ServerKey& key,
+               TokenServiceOptions options = {});
+
+  // Needs tokens:write. The user must hold (department, user type); the caller must not
+  // escalate (CheckNoEscalation). Errors name fields: name, description, expires_at, user_id,
+  // department_id, user_type_id.
+  core::Result<CreatedToken> CreateApiToken(const core::Principal& caller,
+                                            const CreateApiTokenInput& input,
+                                            const RequestContext& ctx);
+
+  // Needs tokens:read. Scope is applied to the query by the service.
+  core::Result<store::TokenPage> List(const core::Principal& caller, store::TokenQuery query);
+  core::Result<TokenView> Get(const core::Principal& caller, const std::string& id);
+
+  // Needs tokens:reveal; API tokens only; writes the audit event first and reveals nothing
+  // when that write fails. kFailedPrecondition when no sealed copy exists (show-once tenant,
+  // or a mobile token).
+  core::Result<std::string> Reveal(const core::Principal& caller, const std::string& id,
+                                   const RequestContext& ctx);
+
+  // Needs tokens:write. Idempotent at the store; kNotFound for an unknown or out-of-scope id.
+  core::Result<void> Revoke(const core::Principal& caller, const std::string& id,
+                            const RequestContext& ctx);
+  // Needs tokens:write. One transaction. At most 1000 ids (kInvalidArgument beyond).
+  core::Result<RevokeManyResult> RevokeMany(const core::Principal& caller,
+                                            const std::vector<std::string>& ids,
+                                            const RequestContext& ctx);
+
+  // Turns a presented token string into a Principal, or kUnauthenticated (one message for
+  // malformed, unknown, expired, revoked, inactive user, membership gone). Malformed tokens
+  // are refused before any lookup. Records activity (last used / last active + sliding
+  // expiry). kUnavailable when the store cannot be reached: fail closed.
+  core::Result<core::Principal> Verify(std::string_view presented, const RequestContext& ctx);
+
+  // Issues a mobile token for `user` (already authenticated by AuthService).
+  core::Result<CreatedToken> IssueMobileToken(const core::User& user,
+                                              const core::Membership& membership,
+                                              std::string device_name,
+                                              const RequestContext& ctx);
+
+ private:
+  store::Store& store_;
+  const core::Clock& clock_;
+  const core::ServerKey& key_;
+  TokenServiceOptions options_;
+};
+
+}  // namespace tokend::service
