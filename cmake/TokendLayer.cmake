@@ -2,14 +2,16 @@
 # tests are on, one test binary of DIR's *_test.cc files registered with CTest.
 # Subfolders are listed by the caller when they belong to the same layer.
 function(tokend_layer name)
-  cmake_parse_arguments(ARG "" "" "DIRS;LINKS;TEST_LINKS" ${ARGN})
+  cmake_parse_arguments(ARG "" "TEST_EXCLUDE_REGEX" "DIRS;LINKS;TEST_LINKS" ${ARGN})
   set(sources "")
   set(tests "")
   foreach(dir IN LISTS ARG_DIRS)
     file(GLOB dir_sources CONFIGURE_DEPENDS ${dir}/*.cc)
     foreach(src IN LISTS dir_sources)
       if(src MATCHES "_test\\.cc$")
-        list(APPEND tests ${src})
+        if(NOT ARG_TEST_EXCLUDE_REGEX OR NOT src MATCHES "${ARG_TEST_EXCLUDE_REGEX}")
+          list(APPEND tests ${src})
+        endif()
       else()
         list(APPEND sources ${src})
       endif()

@@ -1,0 +1,104 @@
+// `tokend serve`: the composition root of the server.
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include "cli/commands.h"
+#include "cli/exit_code.h"
+#include "http/server.h"
+#include "service/audit_service.h"
+#include "service/auth_service.h"
+#include "service/bootstrap.h"
+#include "service/directory_service.h"
+#include "service/token_service.h"
+
+namespace tokend::cli {
+
+namespace {
+
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+// "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:0".
+std::optional<ListenAddress> ParseListen(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  std::string host = text.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.back() != ']' || host.size() < 3) return std::nullopt;
+    host = host.substr(1, host.size() - 2);
+  }
+  const std::string port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
+    return std::nullopt;
+  }
+  return ListenAddress{host, static_cast<std::uint16_t>(port)};
+}
+
+}  // namespace
+
+int RunServe(const StoreConfig& store_config, const ServeOptions& options) {
+  spdlog::set_level(spdlog::level::from_str(options.log_level));
+  auto listen = ParseListen(options.listen);
+  if (!listen) {
+    return ReportError(
+        core::InvalidArgument("--listen must be HOST:PORT, got '" + options.listen + "'"));
+  }
+
+  auto opened = OpenRuntime(store_config);
+  if (!opened) return ReportError(opened.error());
+  Runtime& runtime = **opened;
+  store::Store& store = *runtime.store;
+
+  std::optional<std::string> admin_password;
+  if (const char* env = std::getenv("TOKEND_BOOTSTRAP_ADMIN_PASSWORD"); env && *env) {
+    admin_password = env;
+  }
+  auto bootstrap = service::Bootstrap(store, runtime.clock, runtime.hasher, admin_password);
+  if (!bootstrap) return ReportError(bootstrap.error());
+
+  service::TokenService tokens(store, runtime.clock, *runtime.key);
+  service::AuthService auth(store, runtime.clock, *runtime.key, runtime.hasher, tokens);
+  service::DirectoryService directory(store, runtime.clock, runtime.hasher);
+  service::AuditService audit(store);
+
+  http::ServerOptions server_options;
+  server_options.address = listen->host;
+  server_options.port = listen->port;
+  server_options.threads = options.threads;
+  server_options.public_url = options.public_url;
+  server_options.secure_cookies = options.secure_cookies;
+  http::Server server(server_options,
+                      http::Services{store, runtime.clock, tokens, auth, directory, audit});
+  if (auto started = server.Start(); !started) return ReportError(started.error());
+
+  const std::string host =
+      listen->host.find(':') != std::string::npos ? "[" + listen->host + "]" : listen->host;
+  const std::string url = "http://" + host + ":" + std::to_string(server.port());
+  if (bootstrap->created) {
+    std::cout << "Created tenant 'default' with administrator 'admin'.\n";
+    if (bootstrap->generated_password) {
+      std::cout << "Administrator password (shown once, change it after signing in): "
+                << *bootstrap->generated_password << "\n";
+    } else {
+      std::cout << "Administrator password: taken from TOKEND_BOOTSTRAP_ADMIN_PASSWORD.\n";
+    }
+  }
+  std::cout << "Console: open " << url << "/ and sign in with tenant 'default'.\n";
+  // Tests and scripts wait for this exact line.
+  std::cout << "tokend listening on " << url << std::endl;
+
+  server.Run();
+  spdlog::info("tokend stopped");
+  return kExitOk;
+}
+
+}  // namespace tokend::cli
