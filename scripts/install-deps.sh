@@ -11,8 +11,9 @@ build_packages=(
   libsodium-dev libsqlite3-dev sqlite3 libpq-dev
   libspdlog-dev libfmt-dev libcli11-dev libexpected-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  python3 python3-yaml
 )
-test_packages=(postgresql nginx-light chromium clang-14 libclang-rt-14-dev clang-format clang-tidy python3)
+test_packages=(postgresql nginx-light chromium clang-14 libclang-rt-14-dev clang-format clang-tidy)
 bench_packages=(wrk nginx-light)
 
 wanted=("${build_packages[@]}")

@@ -9,6 +9,11 @@ jobs=$(nproc)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+# The black-box suites' npm packages (OpenAPI lint); the console's are installed by its build.
+if [[ -f tests/package-lock.json ]]; then
+  npm ci --prefix tests --no-audit --no-fund --loglevel=error
+fi
+
 cmake --preset asan >/dev/null
 cmake --build --preset asan -j "$jobs"
 cmake --preset release >/dev/null
