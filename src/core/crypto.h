@@ -53,7 +53,7 @@ class ServerKey {
 // across settings.
 class PasswordHasher {
  public:
-  PasswordHasher();  // OWASP parameters
+  PasswordHasher();              // OWASP parameters
   static PasswordHasher Fast();  // libsodium's minimum: for tests only
   // kInternal when hashing fails (out of memory).
   Result<std::string> Hash(std::string_view password) const;

@@ -34,8 +34,10 @@ Error ResourceExhausted(std::string message, int retry_after_seconds) {
   return error;
 }
 Error Unavailable(std::string log_detail) {
-  return Error{ErrorCode::kUnavailable, "The token store is unavailable; try again shortly.",
-               std::move(log_detail), {}};
+  return Error{ErrorCode::kUnavailable,
+               "The token store is unavailable; try again shortly.",
+               std::move(log_detail),
+               {}};
 }
 Error Internal(std::string log_detail) {
   return Error{ErrorCode::kInternal, "Internal error.", std::move(log_detail), {}};
@@ -43,16 +45,26 @@ Error Internal(std::string log_detail) {
 
 std::string_view ErrorCodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return "invalid_argument";
-    case ErrorCode::kValidation: return "validation";
-    case ErrorCode::kNotFound: return "not_found";
-    case ErrorCode::kAlreadyExists: return "already_exists";
-    case ErrorCode::kFailedPrecondition: return "failed_precondition";
-    case ErrorCode::kUnauthenticated: return "unauthenticated";
-    case ErrorCode::kPermissionDenied: return "permission_denied";
-    case ErrorCode::kResourceExhausted: return "resource_exhausted";
-    case ErrorCode::kUnavailable: return "unavailable";
-    case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kInvalidArgument:
+      return "invalid_argument";
+    case ErrorCode::kValidation:
+      return "validation";
+    case ErrorCode::kNotFound:
+      return "not_found";
+    case ErrorCode::kAlreadyExists:
+      return "already_exists";
+    case ErrorCode::kFailedPrecondition:
+      return "failed_precondition";
+    case ErrorCode::kUnauthenticated:
+      return "unauthenticated";
+    case ErrorCode::kPermissionDenied:
+      return "permission_denied";
+    case ErrorCode::kResourceExhausted:
+      return "resource_exhausted";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
+    case ErrorCode::kInternal:
+      return "internal";
   }
   return "internal";
 }

@@ -75,11 +75,11 @@ struct Token {
   std::string id;
   std::string tenant_id;
   TokenKind kind = TokenKind::kApi;
-  std::string name;         // API tokens; empty for mobile
-  std::string description;  // API tokens; may be empty
-  std::string lookup_hash;  // 32 raw bytes
+  std::string name;                          // API tokens; empty for mobile
+  std::string description;                   // API tokens; may be empty
+  std::string lookup_hash;                   // 32 raw bytes
   std::optional<std::string> sealed_secret;  // raw bytes: nonce || ciphertext
-  std::string token_hint;   // "tka_…Ab3x": prefix and last four characters
+  std::string token_hint;                    // "tka_…Ab3x": prefix and last four characters
   std::string user_id;
   std::string department_id;
   std::string user_type_id;

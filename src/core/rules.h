@@ -35,7 +35,12 @@ class DepartmentTree {
   std::vector<Department> departments_;
   std::unordered_map<std::string, std::size_t> index_;
   std::unordered_map<std::string, std::vector<std::size_t>> children_;
+  // rooted_[i]: departments_[i] is reachable from the root. Only rooted departments are in any
+  // subtree, which is how cycles and orphans are kept out.
+  std::vector<bool> rooted_;
   std::string root_id_;
+
+  bool IsRooted(std::string_view id) const;
 };
 
 // No escalation (DESIGN.md §1 rule 2): `caller` may grant `department_id` with `permissions`
@@ -61,13 +66,13 @@ Time DefaultApiTokenExpiry(Time now, const TenantSettings& settings);
 Time SlideMobileExpiry(Time created_at, Time now, const TenantSettings& settings);
 
 // Field checks shared by every layer. Each returns an empty string when valid, else the reason.
-std::string CheckTokenName(std::string_view name);        // 1..100 chars, no control chars
-std::string CheckDescription(std::string_view text);      // 0..1000 chars, no control chars but \n
-std::string CheckUsername(std::string_view username);     // 1..64, [A-Za-z0-9._@-]
-std::string CheckEmail(std::string_view email);           // 3..254, one @, no spaces
-std::string CheckDisplayName(std::string_view name);      // 0..100, no control chars
-std::string CheckPassword(std::string_view password);     // 8..1024 bytes
-std::string CheckEntityName(std::string_view name);       // departments, user types: 1..100
-std::string CheckDeviceName(std::string_view name);       // 0..100, no control chars
+std::string CheckTokenName(std::string_view name);     // 1..100 chars, no control chars
+std::string CheckDescription(std::string_view text);   // 0..1000 chars, no control chars but \n
+std::string CheckUsername(std::string_view username);  // 1..64, [A-Za-z0-9._@-]
+std::string CheckEmail(std::string_view email);        // 3..254, one @, no spaces
+std::string CheckDisplayName(std::string_view name);   // 0..100, no control chars
+std::string CheckPassword(std::string_view password);  // 8..1024 bytes
+std::string CheckEntityName(std::string_view name);    // departments, user types: 1..100
+std::string CheckDeviceName(std::string_view name);    // 0..100, no control chars
 
 }  // namespace tokend::core

@@ -1,0 +1,33 @@
+// The base62 alphabet shared by tokens and ids: digits, then upper case, then lower case, so
+// that the value of a digit is its position (checksums are encoded big-endian in it).
+#pragma once
+
+#include <string_view>
+
+// Internal to core.
+
+namespace tokend::core {
+
+inline constexpr std::string_view kBase62Alphabet =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+constexpr bool IsBase62(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+// The digit's value (its position in kBase62Alphabet), or -1 for a non-base62 byte.
+constexpr int Base62Value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'Z') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'z') return c - 'a' + 36;
+  return -1;
+}
+
+constexpr bool IsBase62(std::string_view s) {
+  for (char c : s) {
+    if (!IsBase62(c)) return false;
+  }
+  return true;
+}
+
+}  // namespace tokend::core

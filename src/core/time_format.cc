@@ -1,0 +1,147 @@
+#include "core/time_format.h"
+
+#include <cstdio>
+
+namespace tokend::core {
+namespace {
+
+using std::chrono::year_month_day;
+
+// Years tokend accepts: the Unix epoch onwards, and four digits at most.
+constexpr int kMinYear = 1970;
+constexpr int kMaxYear = 9999;
+// RFC 3339 puts no bound on fractional digits; more than nanoseconds is junk, not precision.
+constexpr std::size_t kMaxFractionDigits = 9;
+
+// A strict left-to-right reader: every Read* consumes exactly what it matched or fails.
+class Reader {
+ public:
+  explicit Reader(std::string_view text) : text_(text) {}
+
+  bool AtEnd() const { return pos_ == text_.size(); }
+
+  // Exactly `count` ASCII digits.
+  bool ReadDigits(std::size_t count, int* value) {
+    if (text_.size() - pos_ < count) return false;
+    int v = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      char c = text_[pos_ + i];
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + (c - '0');
+    }
+    pos_ += count;
+    *value = v;
+    return true;
+  }
+
+  bool ReadChar(char expected) {
+    if (AtEnd() || text_[pos_] != expected) return false;
+    ++pos_;
+    return true;
+  }
+
+  // One of `a` or `b`, e.g. 'T' or 't' (RFC 3339 §5.6 allows lower case).
+  bool ReadEither(char a, char b, char* got = nullptr) {
+    if (AtEnd() || (text_[pos_] != a && text_[pos_] != b)) return false;
+    if (got != nullptr) *got = text_[pos_];
+    ++pos_;
+    return true;
+  }
+
+  // Digits until the first non-digit; returns how many.
+  std::size_t SkipDigits() {
+    std::size_t start = pos_;
+    while (!AtEnd() && text_[pos_] >= '0' && text_[pos_] <= '9') ++pos_;
+    return pos_ - start;
+  }
+
+ private:
+  std::string_view text_;
+  std::size_t pos_ = 0;
+};
+
+// YYYY-MM-DD as a calendar day, or nullopt for impossible or out-of-range dates.
+std::optional<std::chrono::sys_days> ReadDate(Reader& reader) {
+  int y = 0, m = 0, d = 0;
+  if (!reader.ReadDigits(4, &y) || !reader.ReadChar('-') || !reader.ReadDigits(2, &m) ||
+      !reader.ReadChar('-') || !reader.ReadDigits(2, &d)) {
+    return std::nullopt;
+  }
+  if (y < kMinYear || y > kMaxYear) return std::nullopt;
+  year_month_day ymd{std::chrono::year{y}, std::chrono::month{static_cast<unsigned>(m)},
+                     std::chrono::day{static_cast<unsigned>(d)}};
+  if (!ymd.ok()) return std::nullopt;
+  return std::chrono::sys_days{ymd};
+}
+
+// "THH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)" after a date, to the end of the input.
+std::optional<Time> ReadTimeOfDay(Reader& reader, std::chrono::sys_days day) {
+  int hh = 0, mm = 0, ss = 0;
+  if (!reader.ReadEither('T', 't') || !reader.ReadDigits(2, &hh) || !reader.ReadChar(':') ||
+      !reader.ReadDigits(2, &mm) || !reader.ReadChar(':') || !reader.ReadDigits(2, &ss)) {
+    return std::nullopt;
+  }
+  // Leap seconds (ss == 60) are refused: sys_seconds cannot represent them.
+  if (hh > 23 || mm > 59 || ss > 59) return std::nullopt;
+  if (reader.ReadChar('.')) {
+    std::size_t digits = reader.SkipDigits();
+    if (digits == 0 || digits > kMaxFractionDigits) return std::nullopt;
+  }
+  Time local = day + hours{hh} + minutes{mm} + seconds{ss};
+  char sign = 0;
+  if (reader.ReadEither('Z', 'z')) {
+    return reader.AtEnd() ? std::optional<Time>(local) : std::nullopt;
+  }
+  if (!reader.ReadEither('+', '-', &sign)) return std::nullopt;
+  int oh = 0, om = 0;
+  if (!reader.ReadDigits(2, &oh) || !reader.ReadChar(':') || !reader.ReadDigits(2, &om)) {
+    return std::nullopt;
+  }
+  if (oh > 23 || om > 59 || !reader.AtEnd()) return std::nullopt;
+  seconds offset = hours{oh} + minutes{om};
+  // Local time = UTC + offset, so UTC = local - offset.
+  return sign == '+' ? local - offset : local + offset;
+}
+
+}  // namespace
+
+std::string FormatRfc3339(Time t) {
+  auto day = std::chrono::floor<days>(t);
+  year_month_day ymd{day};
+  std::chrono::hh_mm_ss hms{t - day};
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%04d-%02u-%02uT%02d:%02d:%02dZ",
+                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
+                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()));
+  return buffer;
+}
+
+std::string FormatDate(Time t) {
+  year_month_day ymd{std::chrono::floor<days>(t)};
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+  return buffer;
+}
+
+std::optional<ParsedExpiry> ParseExpiry(std::string_view text) {
+  Reader reader(text);
+  std::optional<std::chrono::sys_days> day = ReadDate(reader);
+  if (!day) return std::nullopt;
+  if (reader.AtEnd()) {
+    return ParsedExpiry{Time{*day} + days{1} - seconds{1}, true};
+  }
+  std::optional<Time> time = ReadTimeOfDay(reader, *day);
+  if (!time) return std::nullopt;
+  return ParsedExpiry{*time, false};
+}
+
+std::optional<Time> ParseRfc3339(std::string_view text) {
+  Reader reader(text);
+  std::optional<std::chrono::sys_days> day = ReadDate(reader);
+  if (!day) return std::nullopt;
+  return ReadTimeOfDay(reader, *day);
+}
+
+}  // namespace tokend::core
