@@ -10,11 +10,14 @@
 #include "cli/commands.h"
 #include "cli/exit_code.h"
 #include "http/server.h"
+#include "service/activity.h"
 #include "service/audit_service.h"
 #include "service/auth_service.h"
 #include "service/bootstrap.h"
 #include "service/directory_service.h"
+#include "service/login_throttle.h"
 #include "service/token_service.h"
+#include "service/verification_cache.h"
 
 namespace tokend::cli {
 
@@ -65,9 +68,22 @@ int RunServe(const StoreConfig& store_config, const ServeOptions& options) {
   auto bootstrap = service::Bootstrap(store, runtime.clock, runtime.hasher, admin_password);
   if (!bootstrap) return ReportError(bootstrap.error());
 
-  service::TokenService tokens(store, runtime.clock, *runtime.key);
-  service::AuthService auth(store, runtime.clock, *runtime.key, runtime.hasher, tokens);
-  service::DirectoryService directory(store, runtime.clock, runtime.hasher);
+  // Declared after the store and destroyed before it: the recorder flushes into the store.
+  service::VerificationCache cache(
+      runtime.clock,
+      service::VerificationCacheOptions{.capacity = static_cast<std::size_t>(options.cache_size),
+                                        .ttl = core::seconds{options.cache_ttl_seconds},
+                                        .negative_ttl = core::seconds{options.cache_ttl_seconds}});
+  service::ActivityRecorder activity(
+      store, service::ActivityOptions{.interval =
+                                          std::chrono::seconds{options.activity_interval_seconds}});
+  service::LoginThrottle throttle;
+  service::TokenServiceOptions token_options;
+  token_options.activity = &activity;
+  token_options.cache = options.cache_size > 0 ? &cache : nullptr;
+  service::TokenService tokens(store, runtime.clock, *runtime.key, token_options);
+  service::AuthService auth(store, runtime.clock, *runtime.key, runtime.hasher, tokens, &throttle);
+  service::DirectoryService directory(store, runtime.clock, runtime.hasher, &cache);
   service::AuditService audit(store);
 
   http::ServerOptions server_options;
@@ -96,7 +112,8 @@ int RunServe(const StoreConfig& store_config, const ServeOptions& options) {
   // Tests and scripts wait for this exact line.
   std::cout << "tokend listening on " << url << std::endl;
 
-  server.Run();
+  // Pending last-used / last-active facts are written before the process exits.
+  server.Run([&] { activity.Stop(); });
   spdlog::info("tokend stopped");
   return kExitOk;
 }

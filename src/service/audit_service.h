@@ -13,8 +13,8 @@ namespace tokend::service {
 
 // Builds an event with a JSON object of `details` (string values; never a secret).
 core::AuditEvent MakeAuditEvent(const core::Principal* actor, std::string tenant_id,
-                                std::string action, std::string target_type,
-                                std::string target_id, const RequestContext& ctx, core::Time now,
+                                std::string action, std::string target_type, std::string target_id,
+                                const RequestContext& ctx, core::Time now,
                                 const std::vector<std::pair<std::string, std::string>>& details);
 
 class AuditService {

@@ -67,8 +67,8 @@ class DirectoryService {
   core::Result<core::UserType> CreateUserType(const core::Principal& caller,
                                               const UserTypeInput& input,
                                               const RequestContext& ctx);
-  core::Result<core::UserType> UpdateUserType(const core::Principal& caller,
-                                              const std::string& id, const UserTypeInput& input,
+  core::Result<core::UserType> UpdateUserType(const core::Principal& caller, const std::string& id,
+                                              const UserTypeInput& input,
                                               const RequestContext& ctx);
   core::Result<void> DeleteUserType(const core::Principal& caller, const std::string& id,
                                     const RequestContext& ctx);

@@ -5,6 +5,7 @@
 // then acts, and returns a Result. Thread-safe.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,8 @@ namespace tokend::service {
 
 class VerificationCache;
 class ActivityRecorder;
+class RateLimiter;
+struct CachedCredential;
 
 struct CreateApiTokenInput {
   std::string name;
@@ -52,12 +55,18 @@ struct TokenServiceOptions {
   // one is set; else they are written synchronously.
   ActivityRecorder* activity = nullptr;
   VerificationCache* cache = nullptr;
+  // Reveals per administrator per minute. A console user reveals a token now and then; a
+  // burst beyond this looks like someone harvesting secrets with a stolen session.
+  int reveals_per_minute = 30;
 };
 
 class TokenService {
  public:
   TokenService(store::Store& store, const core::Clock& clock, const core::ServerKey& key,
                TokenServiceOptions options = {});
+  ~TokenService();
+  TokenService(const TokenService&) = delete;
+  TokenService& operator=(const TokenService&) = delete;
 
   // Needs tokens:write. The user must hold (department, user type); the caller must not
   // escalate (CheckNoEscalation). Errors name fields: name, description, expires_at, user_id,
@@ -70,7 +79,8 @@ class TokenService {
   core::Result<store::TokenPage> List(const core::Principal& caller, store::TokenQuery query);
   core::Result<TokenView> Get(const core::Principal& caller, const std::string& id);
 
-  // Needs tokens:reveal; API tokens only; writes the audit event first and reveals nothing
+  // Needs tokens:reveal; API tokens only; at most reveals_per_minute per caller
+  // (kResourceExhausted beyond); writes the audit event first and reveals nothing
   // when that write fails. kFailedPrecondition when no sealed copy exists (show-once tenant,
   // or a mobile token).
   core::Result<std::string> Reveal(const core::Principal& caller, const std::string& id,
@@ -93,14 +103,23 @@ class TokenService {
   // Issues a mobile token for `user` (already authenticated by AuthService).
   core::Result<CreatedToken> IssueMobileToken(const core::User& user,
                                               const core::Membership& membership,
-                                              std::string device_name,
-                                              const RequestContext& ctx);
+                                              std::string device_name, const RequestContext& ctx);
+
+  // Revokes the token that authenticated `caller` (mobile logout), recording `audit_action`.
+  // kInvalidArgument when the caller was not authenticated by a token. Idempotent.
+  core::Result<void> RevokeSelf(const core::Principal& caller, const std::string& audit_action,
+                                const RequestContext& ctx);
 
  private:
+  core::Result<core::Principal> Accept(const std::string& lookup_hash, CachedCredential credential,
+                                       core::Time now, const RequestContext& ctx);
+  void InvalidateToken(const core::Token& token);
+
   store::Store& store_;
   const core::Clock& clock_;
   const core::ServerKey& key_;
   TokenServiceOptions options_;
+  std::unique_ptr<RateLimiter> reveal_limiter_;
 };
 
 }  // namespace tokend::service
