@@ -226,7 +226,12 @@ int RunTokenCreate(const StoreConfig& store_config, const TokenCreateOptions& op
   if (!user_type) return ReportError(user_type.error());
 
   service::TokenService tokens(store, (*runtime)->clock, *(*runtime)->key);
-  service::CreateApiTokenInput input{options.name, options.description, options.expires,
+  // Like the console, the CLI pre-fills the tenant's default expiry when none is given.
+  const std::string expires = options.expires.empty()
+                                  ? core::FormatDate(core::DefaultApiTokenExpiry(
+                                        (*runtime)->clock.Now(), tenant->tenant.settings))
+                                  : options.expires;
+  service::CreateApiTokenInput input{options.name, options.description, expires,
                                      *user,        *department,         *user_type};
   auto created = tokens.CreateApiToken(
       service::CliPrincipal(tenant->tenant.id, tenant->root_department_id), input, kCliContext);

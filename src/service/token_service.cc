@@ -93,7 +93,10 @@ core::Result<CreatedToken> TokenService::CreateApiToken(const core::Principal& c
     fields.push_back({"description", why});
   }
   core::Time expires_at = core::DefaultApiTokenExpiry(now, tenant->settings);
-  if (!input.expires_at.empty()) {
+  // DESIGN.md rule 3: expiry is mandatory; clients (the console, the CLI) pre-fill a default.
+  if (input.expires_at.empty()) {
+    fields.push_back({"expires_at", "Is required: every API token must have an expiry date."});
+  } else {
     auto parsed = core::ParseExpiry(input.expires_at);
     if (!parsed) {
       fields.push_back({"expires_at", "Must be a real date (YYYY-MM-DD) or an RFC 3339 time."});
@@ -373,6 +376,13 @@ void TokenService::InvalidateToken(const core::Token& token) {
 
 core::Result<core::Principal> TokenService::Verify(std::string_view presented,
                                                    const RequestContext& ctx) {
+  VerifiedToken token;
+  if (auto ok = VerifyInto(presented, ctx, token); !ok) return tl::unexpected(ok.error());
+  return token.ToPrincipal();
+}
+
+core::Result<void> TokenService::VerifyInto(std::string_view presented, const RequestContext& ctx,
+                                            VerifiedToken& out) {
   // Shape and checksum first: junk never costs a lookup.
   std::optional<core::TokenKind> kind = core::ParseToken(presented);
   if (!kind) return tl::unexpected(InvalidToken());
@@ -382,12 +392,13 @@ core::Result<core::Principal> TokenService::Verify(std::string_view presented,
 
   VerificationCache::Ticket ticket{};
   if (cache != nullptr) {
-    VerificationCache::Lookup lookup = cache->Get(hash);
-    if (lookup.outcome == VerificationCache::Outcome::kNegative) {
-      return tl::unexpected(InvalidToken());
-    }
-    if (lookup.outcome == VerificationCache::Outcome::kHit) {
-      return Accept(hash, std::move(*lookup.credential), now, ctx);
+    switch (cache->Find(hash, out)) {
+      case VerificationCache::Outcome::kNegative:
+        return tl::unexpected(InvalidToken());
+      case VerificationCache::Outcome::kHit:
+        return Accept(hash, out, now, ctx);
+      case VerificationCache::Outcome::kMiss:
+        break;
     }
     ticket = cache->BeginFill();
   }
@@ -424,42 +435,45 @@ core::Result<core::Principal> TokenService::Verify(std::string_view presented,
       core::Principal::TokenRef{token.id, token.kind, token.expires_at, token.created_at};
   credential.settings = record->tenant_settings;
   if (cache != nullptr) cache->Put(hash, credential, ticket);
-  return Accept(hash, std::move(credential), now, ctx);
+  out.SetFrom(credential);
+  return Accept(hash, out, now, ctx);
 }
 
-core::Result<core::Principal> TokenService::Accept(const std::string& lookup_hash,
-                                                   CachedCredential credential, core::Time now,
-                                                   const RequestContext& ctx) {
-  core::Principal& principal = credential.principal;
-  core::Principal::TokenRef& ref = *principal.token;
-  const bool mobile = ref.kind == core::TokenKind::kMobile;
-  core::Time expires_at = ref.expires_at;
+core::Result<void> TokenService::Accept(const std::string& lookup_hash, VerifiedToken& token,
+                                        core::Time now, const RequestContext& ctx) {
+  const bool mobile = token.kind == core::TokenKind::kMobile;
+  core::Time expires_at = token.expires_at;
   if (mobile && options_.activity != nullptr) {
-    if (auto pending = options_.activity->PendingExpiry(ref.id); pending && *pending > expires_at) {
+    if (auto pending = options_.activity->PendingExpiry(std::string(token.token_id));
+        pending && *pending > expires_at) {
       expires_at = *pending;
     }
   }
   // Expired from expires_at on (core::StateAt).
   if (now >= expires_at) return tl::unexpected(InvalidToken());
 
-  store::TokenActivity activity{principal.tenant_id, ref.id, now, ctx.client_ip, std::nullopt};
+  store::TokenActivity activity{std::string(token.tenant_id), std::string(token.token_id), now,
+                                ctx.client_ip, std::nullopt};
   if (mobile) {
+    core::TenantSettings settings;
+    settings.mobile_idle_timeout = token.mobile_idle_timeout;
+    settings.mobile_max_lifetime = token.mobile_max_lifetime;
     // Never move an expiry backwards (e.g. after the tenant shortened its timeouts).
     activity.new_expires_at =
-        std::max(expires_at, core::SlideMobileExpiry(ref.issued_at, now, credential.settings));
-    ref.expires_at = *activity.new_expires_at;
+        std::max(expires_at, core::SlideMobileExpiry(token.issued_at, now, settings));
+    token.expires_at = *activity.new_expires_at;
   }
   if (options_.activity != nullptr) {
     options_.activity->Record(activity);
   } else if (auto written = store_.RecordTokenActivity({&activity, 1}); !written) {
     // Bookkeeping only: the request itself is authenticated.
-    spdlog::warn("verify: recording activity of token {} failed: {}", ref.id,
+    spdlog::warn("verify: recording activity of token {} failed: {}", token.token_id,
                  written.error().log_detail);
   }
   if (mobile && options_.cache != nullptr) {
-    options_.cache->ExtendExpiry(lookup_hash, ref.expires_at);
+    options_.cache->ExtendExpiry(lookup_hash, token.expires_at);
   }
-  return std::move(principal);
+  return core::Ok();
 }
 
 core::Result<CreatedToken> TokenService::IssueMobileToken(const core::User& user,

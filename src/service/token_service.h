@@ -22,12 +22,12 @@ namespace tokend::service {
 class VerificationCache;
 class ActivityRecorder;
 class RateLimiter;
-struct CachedCredential;
+struct VerifiedToken;  // service/verification_cache.h
 
 struct CreateApiTokenInput {
   std::string name;
   std::string description;
-  std::string expires_at;  // "YYYY-MM-DD" or RFC 3339; empty = the tenant default
+  std::string expires_at;  // "YYYY-MM-DD" or RFC 3339; required (DESIGN.md rule 3)
   std::string user_id;
   std::string department_id;
   std::string user_type_id;
@@ -99,6 +99,11 @@ class TokenService {
   // are refused before any lookup. Records activity (last used / last active + sliding
   // expiry). kUnavailable when the store cannot be reached: fail closed.
   core::Result<core::Principal> Verify(std::string_view presented, const RequestContext& ctx);
+  // Verify without building a Principal: on a cache hit nothing is allocated here, which is
+  // what hot paths that only read ids want (GET /auth/verify, introspection). `out` is set only
+  // when the result is a value.
+  core::Result<void> VerifyInto(std::string_view presented, const RequestContext& ctx,
+                                VerifiedToken& out);
 
   // Issues a mobile token for `user` (already authenticated by AuthService).
   core::Result<CreatedToken> IssueMobileToken(const core::User& user,
@@ -111,8 +116,10 @@ class TokenService {
                                 const RequestContext& ctx);
 
  private:
-  core::Result<core::Principal> Accept(const std::string& lookup_hash, CachedCredential credential,
-                                       core::Time now, const RequestContext& ctx);
+  // The checks and bookkeeping after a token was found (cached or not): expiry (with a pending
+  // mobile slide), activity, the slid expiry of a mobile token.
+  core::Result<void> Accept(const std::string& lookup_hash, VerifiedToken& token, core::Time now,
+                            const RequestContext& ctx);
   void InvalidateToken(const core::Token& token);
 
   store::Store& store_;

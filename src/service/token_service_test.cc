@@ -39,7 +39,9 @@ class TokenServiceTest : public ServiceTest {
     CreateApiTokenInput input;
     input.name = "CI pipeline";
     input.description = "Deploys from CI";
-    input.expires_at = std::move(expires_at);
+    // An empty argument means "what the console pre-fills": 90 days ahead.
+    input.expires_at = expires_at.empty() ? core::FormatDate(clock_.Now() + core::days{90})
+                                          : std::move(expires_at);
     input.user_id = user.id;
     input.department_id = membership.department_id;
     input.user_type_id = membership.user_type_id;
@@ -78,7 +80,8 @@ TEST_F(TokenServiceTest, CreateReturnsSecretOnceAndAuditsWithoutIt) {
   EXPECT_EQ(created.row.user.username, "bob");
   EXPECT_EQ(created.row.department.name, "Sales");
   EXPECT_EQ(created.row.user_type.name, "Integrator");
-  EXPECT_EQ(created.row.token.expires_at, clock_.Now() + core::days{90});
+  EXPECT_EQ(core::FormatDate(created.row.token.expires_at),
+            core::FormatDate(clock_.Now() + core::days{90}));
   EXPECT_EQ(created.row.token.lookup_hash, key_.LookupHash(created.secret));
   EXPECT_TRUE(created.row.token.sealed_secret.has_value());
 
@@ -186,11 +189,13 @@ TEST_F(TokenServiceTest, CallerCannotCreateATokenWithMorePermissionsThanItsOwn) 
 }
 
 TEST_F(TokenServiceTest, ExpiryPolicyErrorsNameTheField) {
-  const char* bad[] = {"2025-12-31", "2027-06-01", "2026-02-30", "next week",
-                       "2026-01-01T00:00:00Z"};
+  // "" first: expiry is mandatory (DESIGN.md rule 3), never silently defaulted.
+  const char* bad[] = {"",           "2025-12-31", "2027-06-01",
+                       "2026-02-30", "next week",  "2026-01-01T00:00:00Z"};
   for (const char* expires_at : bad) {
-    auto created = tokens_->CreateApiToken(
-        admin_, InputFor(bob_, {sales_, integrator_type_}, expires_at), ctx_);
+    CreateApiTokenInput input = InputFor(bob_, {sales_, integrator_type_});
+    input.expires_at = expires_at;
+    auto created = tokens_->CreateApiToken(admin_, input, ctx_);
     ASSERT_FALSE(created) << expires_at;
     EXPECT_EQ(created.error().code, core::ErrorCode::kValidation) << expires_at;
     EXPECT_THAT(FieldNames(created.error()), ElementsAre("expires_at")) << expires_at;

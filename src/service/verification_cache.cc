@@ -1,161 +1,687 @@
 #include "service/verification_cache.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 #include <functional>
+#include <limits>
+
+#include "core/crypto.h"
 
 namespace tokend::service {
 
-VerificationCache::VerificationCache(const core::Clock& clock, VerificationCacheOptions options)
-    : clock_(clock),
-      options_(options),
-      shard_capacity_(std::max<std::size_t>(1, options.capacity / kShards)) {}
+namespace {
 
-VerificationCache::Shard& VerificationCache::ShardFor(const std::string& lookup_hash) {
-  // Lookup hashes are keyed BLAKE2b output: any byte is uniformly distributed.
-  std::size_t index = lookup_hash.empty() ? 0 : static_cast<unsigned char>(lookup_hash[0]);
-  return shards_[index % kShards];
+constexpr std::uint32_t kNoEntry = std::numeric_limits<std::uint32_t>::max();
+constexpr std::size_t kHashBytes = core::kLookupHashBytes;
+// Token ids are 20 base62 characters (core/ids.h).
+constexpr std::size_t kTokenIdBytes = 20;
+
+// Index slots hold (8-bit tag << 24) | (entry number + 1); 0 marks an empty slot. The tag
+// (8 more bits of the key's hash) spares most probes a visit to the entry itself.
+constexpr unsigned kSlotIndexBits = 24;
+constexpr std::uint32_t kSlotIndexMask = (std::uint32_t{1} << kSlotIndexBits) - 1;
+// Entry numbers must fit the slot's 24 bits (minus the empty marker): 16.7M per shard,
+// 4.3 billion per cache, far beyond any memory this runs in.
+constexpr std::size_t kMaxShardEntries = kSlotIndexMask - 1;
+
+// Entries are allocated in blocks that never move, so growth copies nothing and an almost
+// empty shard costs one block: 64 entries (~7.5 KB), ~2 MB over all shards.
+constexpr unsigned kBlockBits = 6;
+constexpr std::uint32_t kBlockEntries = std::uint32_t{1} << kBlockBits;
+
+// Lookup hashes are keyed BLAKE2b output, uniformly distributed: their first 8 bytes serve
+// as the hash of the key. Low 8 bits pick the shard, the next bits the home slot, the top 8
+// bits the tag.
+std::uint64_t KeyHash(std::string_view lookup_hash) {
+  std::uint64_t h;
+  std::memcpy(&h, lookup_hash.data(), sizeof h);
+  return h;
 }
+std::uint64_t IdHash(std::string_view token_id) { return std::hash<std::string_view>{}(token_id); }
+std::size_t Home(std::uint64_t h) { return static_cast<std::size_t>(h >> 8); }
+std::uint32_t Tag(std::uint64_t h) { return static_cast<std::uint32_t>(h >> 56); }
+std::uint32_t SlotEntry(std::uint32_t slot) { return (slot & kSlotIndexMask) - 1; }
 
-std::atomic<std::uint64_t>* VerificationCache::TenantGeneration(const std::string& tenant_id) {
-  std::lock_guard lock(generations_mutex_);
-  auto& counter = generations_[tenant_id];
-  if (!counter) counter = std::make_unique<std::atomic<std::uint64_t>>(0);
-  return counter.get();
-}
-
-VerificationCache::Ticket VerificationCache::BeginFill() const { return Ticket{epoch_.load()}; }
-
-VerificationCache::Lookup VerificationCache::Get(const std::string& lookup_hash) {
-  core::Time now = clock_.Now();
-  Shard& shard = ShardFor(lookup_hash);
-  std::lock_guard lock(shard.mutex);
-  auto it = shard.entries.find(lookup_hash);
-  if (it == shard.entries.end()) return {};
-  Entry& entry = it->second;
-  if (now >= entry.expires) {
-    EraseLocked(shard, it);
-    return {};
-  }
-  if (entry.negative) return Lookup{Outcome::kNegative, std::nullopt};
-  if (entry.tenant_generation->load() != entry.generation) {
-    EraseLocked(shard, it);
-    return {};
-  }
-  return Lookup{Outcome::kHit, entry.credential};
-}
-
-void VerificationCache::Put(const std::string& lookup_hash, CachedCredential credential,
-                            Ticket ticket) {
-  Entry entry;
-  entry.tenant_generation = TenantGeneration(credential.principal.tenant_id);
-  // Read the generation before checking the epoch: invalidations bump the epoch before the
-  // generation, so a fill that passes the epoch check below read a generation that any
-  // later-completing invalidation will still change.
-  entry.generation = entry.tenant_generation->load();
-  entry.credential = std::move(credential);
-  entry.expires = clock_.Now() + options_.ttl;
-  Shard& shard = ShardFor(lookup_hash);
-  std::lock_guard lock(shard.mutex);
-  if (epoch_.load() != ticket.epoch) return;
-  InsertLocked(shard, lookup_hash, std::move(entry));
-}
-
-void VerificationCache::PutNegative(const std::string& lookup_hash, Ticket ticket) {
-  Entry entry;
-  entry.negative = true;
-  entry.expires = clock_.Now() + options_.negative_ttl;
-  Shard& shard = ShardFor(lookup_hash);
-  std::lock_guard lock(shard.mutex);
-  if (epoch_.load() != ticket.epoch) return;
-  InsertLocked(shard, lookup_hash, std::move(entry));
-}
-
-void VerificationCache::ExtendExpiry(const std::string& lookup_hash, core::Time expires_at) {
-  Shard& shard = ShardFor(lookup_hash);
-  std::lock_guard lock(shard.mutex);
-  auto it = shard.entries.find(lookup_hash);
-  if (it == shard.entries.end() || it->second.negative) return;
-  auto& token = it->second.credential->principal.token;
-  if (token && token->expires_at < expires_at) token->expires_at = expires_at;
-}
-
-void VerificationCache::InsertLocked(Shard& shard, const std::string& lookup_hash, Entry entry) {
-  auto existing = shard.entries.find(lookup_hash);
-  if (existing != shard.entries.end()) EraseLocked(shard, existing);
-  // Every entry of a shard has the same TTL, so the oldest is also the first to expire.
-  while (shard.entries.size() >= shard_capacity_ && !shard.order.empty()) {
-    EraseLocked(shard, shard.entries.find(shard.order.front()));
-  }
-  shard.order.push_back(lookup_hash);
-  entry.order = std::prev(shard.order.end());
-  shard.entries.emplace(lookup_hash, std::move(entry));
-}
-
-void VerificationCache::EraseLocked(Shard& shard,
-                                    std::unordered_map<std::string, Entry>::iterator it) {
-  shard.order.erase(it->second.order);
-  shard.entries.erase(it);
-}
-
-void VerificationCache::OnTokenCreated(const std::string& lookup_hash) {
-  InvalidateLookupHash(lookup_hash);
-}
-
-void VerificationCache::InvalidateLookupHash(const std::string& lookup_hash) {
-  epoch_.fetch_add(1);
-  Shard& shard = ShardFor(lookup_hash);
-  std::lock_guard lock(shard.mutex);
-  auto it = shard.entries.find(lookup_hash);
-  if (it != shard.entries.end()) EraseLocked(shard, it);
-}
-
-void VerificationCache::InvalidateTokenId(const std::string& token_id) {
-  epoch_.fetch_add(1);
-  for (Shard& shard : shards_) {
-    std::lock_guard lock(shard.mutex);
-    for (auto it = shard.entries.begin(); it != shard.entries.end();) {
-      auto next = std::next(it);
-      const Entry& entry = it->second;
-      if (!entry.negative && entry.credential->principal.token &&
-          entry.credential->principal.token->id == token_id) {
-        EraseLocked(shard, it);
-      }
-      it = next;
+// Linear probing over a power-of-two table. Returns the slot position of the entry for which
+// `match(entry number)` holds, or kNoEntry.
+template <typename Match>
+std::uint32_t FindSlot(const std::vector<std::uint32_t>& table, std::uint64_t h, Match match) {
+  if (table.empty()) return kNoEntry;
+  const std::size_t mask = table.size() - 1;
+  const std::uint32_t tag = Tag(h);
+  for (std::size_t i = Home(h) & mask;; i = (i + 1) & mask) {
+    const std::uint32_t slot = table[i];
+    if (slot == 0) return kNoEntry;
+    if ((slot >> kSlotIndexBits) == tag && match(SlotEntry(slot))) {
+      return static_cast<std::uint32_t>(i);
     }
   }
 }
 
-void VerificationCache::BumpTenant(const std::string& tenant_id) {
+// REQUIRES: the table has a free slot.
+void InsertSlot(std::vector<std::uint32_t>& table, std::uint64_t h, std::uint32_t entry) {
+  const std::size_t mask = table.size() - 1;
+  std::size_t i = Home(h) & mask;
+  while (table[i] != 0) i = (i + 1) & mask;
+  table[i] = (Tag(h) << kSlotIndexBits) | (entry + 1);
+}
+
+// Keeps the load at most 3/4 (linear probing degrades fast beyond), doubling the table and
+// re-inserting every slot; `hash_of(entry number)` gives an entry's key hash.
+template <typename HashOf>
+void ReserveSlot(std::vector<std::uint32_t>& table, std::size_t used, HashOf hash_of) {
+  if ((used + 1) * 4 <= table.size() * 3) return;
+  std::vector<std::uint32_t> grown(std::max<std::size_t>(16, table.size() * 2), 0);
+  for (std::uint32_t slot : table) {
+    if (slot != 0) InsertSlot(grown, hash_of(SlotEntry(slot)), SlotEntry(slot));
+  }
+  table.swap(grown);
+}
+
+// Backward-shift deletion: no tombstones, so probe lengths never degrade with churn.
+template <typename HashOf>
+void EraseSlot(std::vector<std::uint32_t>& table, std::uint32_t position, HashOf hash_of) {
+  const std::size_t mask = table.size() - 1;
+  std::size_t hole = position;
+  for (std::size_t j = (hole + 1) & mask;; j = (j + 1) & mask) {
+    const std::uint32_t slot = table[j];
+    if (slot == 0) break;
+    const std::size_t home = Home(hash_of(SlotEntry(slot))) & mask;
+    // The slot at j stays when its home lies cyclically in (hole, j].
+    const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+    if (stays) continue;
+    table[hole] = slot;
+    hole = j;
+  }
+  table[hole] = 0;
+}
+
+}  // namespace
+
+// --- VerifiedToken ---------------------------------------------------------------------------
+
+void VerifiedToken::SetStrings(std::string_view tenant, std::string_view user,
+                               std::string_view name, std::string_view department,
+                               std::string_view user_type, std::string_view token) {
+  const std::size_t total = tenant.size() + user.size() + name.size() + department.size() +
+                            user_type.size() + token.size();
+  char* out = inline_.data();
+  if (total > inline_.size()) {
+    overflow_.assign(total, '\0');
+    out = overflow_.data();
+  }
+  auto put = [&out](std::string_view s) {
+    if (!s.empty()) std::memcpy(out, s.data(), s.size());
+    std::string_view copy(out, s.size());
+    out += s.size();
+    return copy;
+  };
+  tenant_id = put(tenant);
+  user_id = put(user);
+  username = put(name);
+  department_id = put(department);
+  user_type_id = put(user_type);
+  token_id = put(token);
+}
+
+void VerifiedToken::SetFrom(const CachedCredential& credential) {
+  const core::Principal& p = credential.principal;
+  SetStrings(p.tenant_id, p.user_id, p.username, p.department_id, p.user_type_id,
+             p.token ? std::string_view(p.token->id) : std::string_view());
+  permissions = p.permissions;
+  if (p.token) {
+    kind = p.token->kind;
+    expires_at = p.token->expires_at;
+    issued_at = p.token->issued_at;
+  }
+  mobile_idle_timeout = credential.settings.mobile_idle_timeout;
+  mobile_max_lifetime = credential.settings.mobile_max_lifetime;
+}
+
+core::Principal VerifiedToken::ToPrincipal() const {
+  core::Principal p;
+  p.tenant_id = tenant_id;
+  p.user_id = user_id;
+  p.username = username;
+  p.department_id = department_id;
+  p.user_type_id = user_type_id;
+  p.permissions = permissions;
+  p.token = core::Principal::TokenRef{std::string(token_id), kind, expires_at, issued_at};
+  return p;
+}
+
+CachedCredential VerifiedToken::ToCredential() const {
+  CachedCredential credential;
+  credential.principal = ToPrincipal();
+  credential.settings.mobile_idle_timeout = mobile_idle_timeout;
+  credential.settings.mobile_max_lifetime = mobile_max_lifetime;
+  return credential;
+}
+
+// --- Storage ---------------------------------------------------------------------------------
+
+// One cached token: 120 bytes, no pointers.
+struct VerificationCache::Entry {
+  std::array<unsigned char, kHashBytes> hash;
+  std::array<char, kTokenIdBytes> token_id;
+  std::uint8_t token_id_size;
+  std::uint8_t live;        // 0: on the free list
+  std::uint8_t referenced;  // CLOCK: set by a hit, cleared as the hand passes
+  std::uint8_t kind;        // core::TokenKind
+  // Interner handles. `tenant` links the free list while the entry is not live.
+  std::uint32_t tenant, user, username, department, user_type;
+  std::uint32_t permissions;
+  std::uint32_t mobile_idle_seconds, mobile_max_seconds;
+  std::uint32_t generation;  // sum of tenant, user and user type generations at fill time
+  std::int64_t expires_at;   // the token's, Unix seconds
+  std::int64_t issued_at;
+  std::int64_t entry_expires;  // the entry's (ttl), Unix seconds
+
+  std::string_view token_id_view() const { return {token_id.data(), token_id_size}; }
+};
+
+struct VerificationCache::NegativeSlot {
+  std::array<unsigned char, kHashBytes> hash;
+  std::int64_t expires;  // Unix seconds; 0 = empty
+};
+
+// Each shard on its own cache lines, so that two threads locking neighbouring shards do not
+// bounce one line between cores.
+struct alignas(64) VerificationCache::Shard {
+  mutable std::mutex mutex;
+  std::vector<std::unique_ptr<Entry[]>> blocks;  // GUARDED_BY(mutex), as is everything below
+  std::vector<std::uint32_t> by_hash;            // slots keyed by lookup hash
+  std::vector<std::uint32_t> by_id;              // slots keyed by token id
+  std::uint32_t allocated = 0;                   // entry numbers handed out (live or free)
+  std::uint32_t live = 0;
+  std::uint32_t free_head = kNoEntry;
+  std::uint32_t hand = 0;                     // CLOCK hand
+  std::unique_ptr<NegativeSlot[]> negatives;  // allocated on first use
+  std::uint64_t evictions = 0;
+
+  Entry& at(std::uint32_t i) { return blocks[i >> kBlockBits][i & (kBlockEntries - 1)]; }
+  std::uint64_t HashOf(std::uint32_t i) {
+    return KeyHash({reinterpret_cast<const char*>(at(i).hash.data()), kHashBytes});
+  }
+  std::uint64_t IdHashOf(std::uint32_t i) { return IdHash(at(i).token_id_view()); }
+  std::uint32_t FindByHash(std::string_view lookup_hash, std::uint64_t h) {
+    std::uint32_t position = FindSlot(by_hash, h, [&](std::uint32_t i) {
+      // Not constant-time, and need not be: the attacker knows neither the key of the hash
+      // nor anything about the cached hashes.
+      return std::memcmp(at(i).hash.data(), lookup_hash.data(), kHashBytes) == 0;
+    });
+    return position == kNoEntry ? kNoEntry : SlotEntry(by_hash[position]);
+  }
+};
+
+// Interned id strings with a generation each. Readers (View, Generation) hold a shard lock and
+// take no other; writers hold mutex_; Clear holds every shard lock and mutex_, so a reader
+// never sees storage freed under it. Strings and records never move until Clear.
+class VerificationCache::Interner {
+ public:
+  explicit Interner(std::size_t max_records)
+      : max_records_(max_records),
+        max_bytes_(max_records * kMaxAverageBytes),
+        block_count_((max_records + kRecordsPerBlock - 1) / kRecordsPerBlock),
+        blocks_(new std::atomic<Record*>[block_count_]()) {}
+  ~Interner() { ClearLocked(); }
+  Interner(const Interner&) = delete;
+  Interner& operator=(const Interner&) = delete;
+
+  // Interns the entry's strings and records its generation sum. False when the table is full.
+  bool Intern(const core::Principal& p, Entry& entry) {
+    std::lock_guard lock(mutex_);
+    const std::uint32_t tenant = InternLocked(p.tenant_id);
+    const std::uint32_t user = InternLocked(p.user_id);
+    const std::uint32_t username = InternLocked(p.username);
+    const std::uint32_t department = InternLocked(p.department_id);
+    const std::uint32_t user_type = InternLocked(p.user_type_id);
+    if (tenant == kNoEntry || user == kNoEntry || username == kNoEntry || department == kNoEntry ||
+        user_type == kNoEntry) {
+      return false;
+    }
+    entry.tenant = tenant;
+    entry.user = user;
+    entry.username = username;
+    entry.department = department;
+    entry.user_type = user_type;
+    // Read before the fill's epoch check (VerificationCache::Put): see invariant 1.
+    entry.generation = Generation(tenant) + Generation(user) + Generation(user_type);
+    return true;
+  }
+
+  // REQUIRES: a shard lock or mutex_ held; `handle` came from Intern since the last Clear.
+  std::string_view View(std::uint32_t handle) const {
+    const Record& record = RecordAt(handle);
+    return {record.data, record.size};
+  }
+  std::uint32_t Generation(std::uint32_t handle) const {
+    return RecordAt(handle).generation.load(std::memory_order_acquire);
+  }
+
+  // Bumps the generation of `s` if interned; nothing can be cached for it otherwise.
+  void Bump(std::string_view s) {
+    std::lock_guard lock(mutex_);
+    if (std::uint32_t handle = FindLocked(s); handle != kNoEntry) {
+      RecordAt(handle).generation.fetch_add(1);
+    }
+  }
+
+  // REQUIRES: every shard lock held.
+  void Clear() {
+    std::lock_guard lock(mutex_);
+    ClearLocked();
+  }
+
+  std::size_t size() const {
+    std::lock_guard lock(mutex_);
+    return count_;
+  }
+
+ private:
+  struct Record {
+    const char* data;
+    std::uint32_t size;
+    std::atomic<std::uint32_t> generation;
+  };
+  static constexpr std::size_t kRecordsPerBlock = 4096;
+  // Ids are 20 characters and usernames at most 64: a byte budget of 64 per string never binds
+  // for valid data and still bounds junk.
+  static constexpr std::size_t kMaxAverageBytes = 64;
+  // Characters are packed into chunks; a chunk's tail is wasted when a string does not fit.
+  static constexpr std::size_t kChunkBytes = 64 * 1024;
+
+  Record& RecordAt(std::uint32_t handle) const {
+    Record* block = blocks_[handle / kRecordsPerBlock].load(std::memory_order_acquire);
+    return block[handle % kRecordsPerBlock];
+  }
+
+  std::uint32_t FindLocked(std::string_view s) const {
+    if (index_.empty()) return kNoEntry;
+    const std::size_t mask = index_.size() - 1;
+    for (std::size_t i = std::hash<std::string_view>{}(s)&mask; index_[i] != 0;
+         i = (i + 1) & mask) {
+      if (View(index_[i] - 1) == s) return index_[i] - 1;
+    }
+    return kNoEntry;
+  }
+
+  std::uint32_t InternLocked(std::string_view s) {
+    if (std::uint32_t found = FindLocked(s); found != kNoEntry) return found;
+    if (count_ >= max_records_ || bytes_ + s.size() > max_bytes_) return kNoEntry;
+    if ((count_ + 1) * 4 > index_.size() * 3) GrowIndexLocked();
+    const std::uint32_t handle = static_cast<std::uint32_t>(count_);
+    std::atomic<Record*>& block = blocks_[handle / kRecordsPerBlock];
+    if (block.load(std::memory_order_relaxed) == nullptr) {
+      block.store(new Record[kRecordsPerBlock], std::memory_order_release);
+    }
+    Record& record = RecordAt(handle);
+    record.data = CopyLocked(s);
+    record.size = static_cast<std::uint32_t>(s.size());
+    record.generation.store(0, std::memory_order_relaxed);
+    ++count_;
+    bytes_ += s.size();
+    const std::size_t mask = index_.size() - 1;
+    std::size_t i = std::hash<std::string_view>{}(s)&mask;
+    while (index_[i] != 0) i = (i + 1) & mask;
+    index_[i] = handle + 1;
+    return handle;
+  }
+
+  void GrowIndexLocked() {
+    std::vector<std::uint32_t> grown(std::max<std::size_t>(64, index_.size() * 2), 0);
+    const std::size_t mask = grown.size() - 1;
+    for (std::uint32_t handle = 0; handle < count_; ++handle) {
+      std::size_t i = std::hash<std::string_view>{}(View(handle)) & mask;
+      while (grown[i] != 0) i = (i + 1) & mask;
+      grown[i] = handle + 1;
+    }
+    index_.swap(grown);
+  }
+
+  const char* CopyLocked(std::string_view s) {
+    if (s.empty()) return nullptr;
+    if (s.size() > kChunkBytes / 16) {
+      chunks_.push_back(std::make_unique_for_overwrite<char[]>(s.size()));
+      std::memcpy(chunks_.back().get(), s.data(), s.size());
+      return chunks_.back().get();
+    }
+    if (chunk_left_ < s.size()) {
+      chunks_.push_back(std::make_unique_for_overwrite<char[]>(kChunkBytes));
+      chunk_next_ = chunks_.back().get();
+      chunk_left_ = kChunkBytes;
+    }
+    char* out = chunk_next_;
+    std::memcpy(out, s.data(), s.size());
+    chunk_next_ += s.size();
+    chunk_left_ -= s.size();
+    return out;
+  }
+
+  void ClearLocked() {
+    for (std::size_t b = 0; b < block_count_; ++b) {
+      delete[] blocks_[b].exchange(nullptr);
+    }
+    std::vector<std::uint32_t>().swap(index_);
+    chunks_.clear();
+    chunk_next_ = nullptr;
+    chunk_left_ = 0;
+    count_ = 0;
+    bytes_ = 0;
+  }
+
+  const std::size_t max_records_;
+  const std::size_t max_bytes_;
+  const std::size_t block_count_;
+  std::unique_ptr<std::atomic<Record*>[]> blocks_;  // fixed size: never reallocated
+  mutable std::mutex mutex_;
+  std::vector<std::uint32_t> index_;             // handle + 1 by string hash. GUARDED_BY(mutex_)
+  std::vector<std::unique_ptr<char[]>> chunks_;  // GUARDED_BY(mutex_), as is everything below
+  char* chunk_next_ = nullptr;
+  std::size_t chunk_left_ = 0;
+  std::size_t count_ = 0;
+  std::size_t bytes_ = 0;
+};
+
+// --- VerificationCache -----------------------------------------------------------------------
+
+VerificationCache::VerificationCache(const core::Clock& clock, VerificationCacheOptions options)
+    : clock_(clock),
+      options_(options),
+      shard_capacity_(std::clamp<std::size_t>(options.capacity / kShards, 1, kMaxShardEntries)),
+      negative_slots_per_shard_(std::bit_floor(std::max<std::size_t>(
+          1, (options.negative_capacity != 0 ? options.negative_capacity : options.capacity / 8) /
+                 kShards))),
+      shards_(new Shard[kShards]),
+      interner_(std::make_unique<Interner>(kInternedPerEntry * shard_capacity_ * kShards)) {
+  static_assert(sizeof(Entry) <= 120, "keep cached tokens compact: see docs/performance.md");
+}
+
+VerificationCache::~VerificationCache() = default;
+
+VerificationCache::Shard& VerificationCache::ShardFor(std::uint64_t h) const {
+  return shards_[h & (kShards - 1)];
+}
+
+VerificationCache::Ticket VerificationCache::BeginFill() const { return Ticket{epoch_.load()}; }
+
+bool VerificationCache::CheckFresh(const Entry& entry, core::Time now) const {
+  if (core::ToUnixSeconds(now) >= entry.entry_expires) return false;
+  const std::uint32_t generation = interner_->Generation(entry.tenant) +
+                                   interner_->Generation(entry.user) +
+                                   interner_->Generation(entry.user_type);
+  return generation == entry.generation;
+}
+
+VerificationCache::Outcome VerificationCache::Find(std::string_view lookup_hash,
+                                                   VerifiedToken& out) {
+  if (lookup_hash.size() != kHashBytes) return Outcome::kMiss;
+  const std::uint64_t h = KeyHash(lookup_hash);
+  const core::Time now = clock_.Now();
+  Shard& shard = ShardFor(h);
+  std::lock_guard lock(shard.mutex);
+  if (std::uint32_t i = shard.FindByHash(lookup_hash, h); i != kNoEntry) {
+    Entry& entry = shard.at(i);
+    if (!CheckFresh(entry, now)) {
+      EraseLocked(shard, i);
+      return Outcome::kMiss;
+    }
+    entry.referenced = 1;
+    out.SetStrings(interner_->View(entry.tenant), interner_->View(entry.user),
+                   interner_->View(entry.username), interner_->View(entry.department),
+                   interner_->View(entry.user_type), entry.token_id_view());
+    out.permissions = core::PermissionSet::FromBits(entry.permissions);
+    out.kind = static_cast<core::TokenKind>(entry.kind);
+    out.expires_at = core::FromUnixSeconds(entry.expires_at);
+    out.issued_at = core::FromUnixSeconds(entry.issued_at);
+    out.mobile_idle_timeout = core::seconds{entry.mobile_idle_seconds};
+    out.mobile_max_lifetime = core::seconds{entry.mobile_max_seconds};
+    return Outcome::kHit;
+  }
+  if (shard.negatives) {
+    const NegativeSlot& slot = shard.negatives[(h >> 32) & (negative_slots_per_shard_ - 1)];
+    if (core::ToUnixSeconds(now) < slot.expires &&
+        std::memcmp(slot.hash.data(), lookup_hash.data(), kHashBytes) == 0) {
+      return Outcome::kNegative;
+    }
+  }
+  return Outcome::kMiss;
+}
+
+VerificationCache::Lookup VerificationCache::Get(std::string_view lookup_hash) {
+  VerifiedToken token;
+  Outcome outcome = Find(lookup_hash, token);
+  if (outcome != Outcome::kHit) return Lookup{outcome, std::nullopt};
+  return Lookup{outcome, token.ToCredential()};
+}
+
+void VerificationCache::Put(std::string_view lookup_hash, const CachedCredential& credential,
+                            Ticket ticket) {
+  const core::Principal& p = credential.principal;
+  constexpr std::int64_t kMaxSeconds = std::numeric_limits<std::uint32_t>::max();
+  const std::int64_t idle = credential.settings.mobile_idle_timeout.count();
+  const std::int64_t max = credential.settings.mobile_max_lifetime.count();
+  if (lookup_hash.size() != kHashBytes || !p.token || p.token->id.size() > kTokenIdBytes ||
+      idle < 0 || idle > kMaxSeconds || max < 0 || max > kMaxSeconds) {
+    return;
+  }
+  Entry entry{};
+  std::memcpy(entry.hash.data(), lookup_hash.data(), kHashBytes);
+  std::memcpy(entry.token_id.data(), p.token->id.data(), p.token->id.size());
+  entry.token_id_size = static_cast<std::uint8_t>(p.token->id.size());
+  entry.kind = static_cast<std::uint8_t>(p.token->kind);
+  entry.permissions = p.permissions.bits();
+  entry.mobile_idle_seconds = static_cast<std::uint32_t>(idle);
+  entry.mobile_max_seconds = static_cast<std::uint32_t>(max);
+  entry.expires_at = core::ToUnixSeconds(p.token->expires_at);
+  entry.issued_at = core::ToUnixSeconds(p.token->issued_at);
+  const core::Time now = clock_.Now();
+  entry.entry_expires = core::ToUnixSeconds(now + options_.ttl);
+  if (!interner_->Intern(p, entry)) {
+    // Full of ids, most of them probably of tokens long evicted (invariant 3). This fill goes
+    // too: the reset bumps the epoch.
+    ResetInterner();
+    return;
+  }
+  const std::uint64_t h = KeyHash(lookup_hash);
+  Shard& shard = ShardFor(h);
+  std::lock_guard lock(shard.mutex);
+  // The handles above stay valid from here on: ResetInterner bumps the epoch before it clears.
+  if (epoch_.load() != ticket.epoch) return;
+  if (std::uint32_t i = shard.FindByHash(lookup_hash, h); i != kNoEntry) EraseLocked(shard, i);
+  DropNegativeLocked(shard, lookup_hash, h);
+  if (shard.live >= shard_capacity_) EvictOneLocked(shard, now);
+  InsertLocked(shard, entry, h);
+}
+
+void VerificationCache::InsertLocked(Shard& shard, const Entry& entry, std::uint64_t h) {
+  ReserveSlot(shard.by_hash, shard.live, [&](std::uint32_t i) { return shard.HashOf(i); });
+  ReserveSlot(shard.by_id, shard.live, [&](std::uint32_t i) { return shard.IdHashOf(i); });
+  std::uint32_t i;
+  if (shard.free_head != kNoEntry) {
+    i = shard.free_head;
+    shard.free_head = shard.at(i).tenant;
+  } else {
+    i = shard.allocated++;
+    if ((i >> kBlockBits) >= shard.blocks.size()) {
+      // Uninitialised: memory is touched only as entries are used.
+      shard.blocks.push_back(std::make_unique_for_overwrite<Entry[]>(kBlockEntries));
+    }
+  }
+  Entry& stored = shard.at(i);
+  stored = entry;
+  stored.live = 1;
+  stored.referenced = 0;
+  InsertSlot(shard.by_hash, h, i);
+  InsertSlot(shard.by_id, IdHash(stored.token_id_view()), i);
+  ++shard.live;
+}
+
+void VerificationCache::EraseLocked(Shard& shard, std::uint32_t i) {
+  Entry& entry = shard.at(i);
+  auto is_i = [i](std::uint32_t j) { return j == i; };
+  std::uint32_t position = FindSlot(shard.by_hash, shard.HashOf(i), is_i);
+  EraseSlot(shard.by_hash, position, [&](std::uint32_t j) { return shard.HashOf(j); });
+  position = FindSlot(shard.by_id, shard.IdHashOf(i), is_i);
+  EraseSlot(shard.by_id, position, [&](std::uint32_t j) { return shard.IdHashOf(j); });
+  entry.live = 0;
+  entry.tenant = shard.free_head;
+  shard.free_head = i;
+  --shard.live;
+}
+
+void VerificationCache::EvictOneLocked(Shard& shard, core::Time now) {
+  // Second chance: an entry hit since the hand last passed is skipped once. Two rounds at most,
+  // since the first clears every reference bit.
+  for (std::size_t step = 0; step <= 2 * static_cast<std::size_t>(shard.allocated); ++step) {
+    if (shard.hand >= shard.allocated) shard.hand = 0;
+    const std::uint32_t i = shard.hand++;
+    Entry& entry = shard.at(i);
+    if (!entry.live) continue;
+    if (entry.referenced && CheckFresh(entry, now)) {
+      entry.referenced = 0;
+      continue;
+    }
+    EraseLocked(shard, i);
+    ++shard.evictions;
+    return;
+  }
+}
+
+void VerificationCache::PutNegative(std::string_view lookup_hash, Ticket ticket) {
+  if (lookup_hash.size() != kHashBytes) return;
+  const std::uint64_t h = KeyHash(lookup_hash);
+  const core::Time now = clock_.Now();
+  Shard& shard = ShardFor(h);
+  std::lock_guard lock(shard.mutex);
+  if (epoch_.load() != ticket.epoch) return;
+  if (!shard.negatives) shard.negatives.reset(new NegativeSlot[negative_slots_per_shard_]());
+  NegativeSlot& slot = shard.negatives[(h >> 32) & (negative_slots_per_shard_ - 1)];
+  std::memcpy(slot.hash.data(), lookup_hash.data(), kHashBytes);
+  slot.expires = core::ToUnixSeconds(now + options_.negative_ttl);
+}
+
+void VerificationCache::DropNegativeLocked(Shard& shard, std::string_view lookup_hash,
+                                           std::uint64_t h) {
+  if (!shard.negatives) return;
+  NegativeSlot& slot = shard.negatives[(h >> 32) & (negative_slots_per_shard_ - 1)];
+  if (std::memcmp(slot.hash.data(), lookup_hash.data(), kHashBytes) == 0) slot.expires = 0;
+}
+
+void VerificationCache::ExtendExpiry(std::string_view lookup_hash, core::Time expires_at) {
+  if (lookup_hash.size() != kHashBytes) return;
+  const std::uint64_t h = KeyHash(lookup_hash);
+  Shard& shard = ShardFor(h);
+  std::lock_guard lock(shard.mutex);
+  if (std::uint32_t i = shard.FindByHash(lookup_hash, h); i != kNoEntry) {
+    Entry& entry = shard.at(i);
+    entry.expires_at = std::max(entry.expires_at, core::ToUnixSeconds(expires_at));
+  }
+}
+
+void VerificationCache::OnTokenCreated(std::string_view lookup_hash) {
+  InvalidateLookupHash(lookup_hash);
+}
+
+void VerificationCache::InvalidateLookupHash(std::string_view lookup_hash) {
   epoch_.fetch_add(1);
-  TenantGeneration(tenant_id)->fetch_add(1);
+  if (lookup_hash.size() != kHashBytes) return;
+  const std::uint64_t h = KeyHash(lookup_hash);
+  Shard& shard = ShardFor(h);
+  std::lock_guard lock(shard.mutex);
+  if (std::uint32_t i = shard.FindByHash(lookup_hash, h); i != kNoEntry) EraseLocked(shard, i);
+  DropNegativeLocked(shard, lookup_hash, h);
 }
 
-void VerificationCache::InvalidateUser(const std::string& tenant_id, const std::string&) {
-  BumpTenant(tenant_id);
+void VerificationCache::InvalidateTokenId(std::string_view token_id) {
+  epoch_.fetch_add(1);
+  const std::uint64_t h = IdHash(token_id);
+  for (std::size_t s = 0; s < kShards; ++s) {
+    Shard& shard = shards_[s];
+    std::lock_guard lock(shard.mutex);
+    std::uint32_t position = FindSlot(
+        shard.by_id, h, [&](std::uint32_t i) { return shard.at(i).token_id_view() == token_id; });
+    if (position != kNoEntry) EraseLocked(shard, SlotEntry(shard.by_id[position]));
+  }
 }
 
-void VerificationCache::InvalidateUserType(const std::string& tenant_id, const std::string&) {
-  BumpTenant(tenant_id);
+void VerificationCache::BumpGeneration(const std::string& id) {
+  epoch_.fetch_add(1);
+  interner_->Bump(id);
 }
 
-void VerificationCache::InvalidateTenant(const std::string& tenant_id) { BumpTenant(tenant_id); }
+// Ids are unique across tenants (core/ids.h), so the id alone names the user or user type; a
+// clash would only drop more entries than needed.
+void VerificationCache::InvalidateUser(const std::string&, const std::string& user_id) {
+  BumpGeneration(user_id);
+}
+
+void VerificationCache::InvalidateUserType(const std::string&, const std::string& user_type_id) {
+  BumpGeneration(user_type_id);
+}
+
+void VerificationCache::InvalidateTenant(const std::string& tenant_id) {
+  BumpGeneration(tenant_id);
+}
+
+void VerificationCache::ClearLocked(Shard& shard) {
+  shard.blocks.clear();
+  std::vector<std::uint32_t>().swap(shard.by_hash);
+  std::vector<std::uint32_t>().swap(shard.by_id);
+  shard.allocated = 0;
+  shard.live = 0;
+  shard.free_head = kNoEntry;
+  shard.hand = 0;
+  shard.negatives.reset();
+}
 
 void VerificationCache::InvalidateAll() {
   epoch_.fetch_add(1);
-  for (Shard& shard : shards_) {
-    std::lock_guard lock(shard.mutex);
-    shard.entries.clear();
-    shard.order.clear();
+  for (std::size_t s = 0; s < kShards; ++s) {
+    std::lock_guard lock(shards_[s].mutex);
+    ClearLocked(shards_[s]);
   }
+}
+
+void VerificationCache::ResetInterner() {
+  epoch_.fetch_add(1);
+  // The only place holding more than one shard lock; always in index order.
+  std::vector<std::unique_lock<std::mutex>> locks;
+  locks.reserve(kShards);
+  for (std::size_t s = 0; s < kShards; ++s) {
+    locks.emplace_back(shards_[s].mutex);
+    ClearLocked(shards_[s]);
+  }
+  interner_->Clear();
+  intern_resets_.fetch_add(1);
 }
 
 std::size_t VerificationCache::size() const {
   std::size_t total = 0;
-  for (const Shard& shard : shards_) {
-    std::lock_guard lock(shard.mutex);
-    total += shard.entries.size();
+  for (std::size_t s = 0; s < kShards; ++s) {
+    std::lock_guard lock(shards_[s].mutex);
+    total += shards_[s].live;
   }
   return total;
+}
+
+VerificationCache::Stats VerificationCache::stats() const {
+  Stats stats;
+  for (std::size_t s = 0; s < kShards; ++s) {
+    const Shard& shard = shards_[s];
+    std::lock_guard lock(shard.mutex);
+    stats.entries += shard.live;
+    stats.evictions += shard.evictions;
+    if (shard.negatives) {
+      for (std::size_t n = 0; n < negative_slots_per_shard_; ++n) {
+        if (shard.negatives[n].expires != 0) ++stats.negative_entries;
+      }
+    }
+  }
+  stats.interned = interner_->size();
+  stats.intern_resets = intern_resets_.load();
+  return stats;
 }
 
 }  // namespace tokend::service
