@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -18,6 +19,7 @@
 #include "service/login_throttle.h"
 #include "service/token_service.h"
 #include "service/verification_cache.h"
+#include "store/postgres/pg_notifier.h"
 
 namespace tokend::cli {
 
@@ -77,6 +79,44 @@ int RunServe(const StoreConfig& store_config, const ServeOptions& options) {
   service::ActivityRecorder activity(
       store, service::ActivityOptions{.interval =
                                           std::chrono::seconds{options.activity_interval_seconds}});
+  // Several instances on one PostgreSQL: revocations and permission changes made by any of
+  // them reach this instance's cache at once (DESIGN.md §6). Without the listener the cache
+  // time-to-live still bounds how long a change can go unseen.
+  std::unique_ptr<store::postgres::PgNotifier> notifier;
+  if (runtime.config.db.starts_with("postgres")) {
+    auto started = store::postgres::PgNotifier::Start(
+        runtime.config.db, [&cache](const store::postgres::Invalidation& change) {
+          using Kind = store::postgres::Invalidation::Kind;
+          switch (change.kind) {
+            case Kind::kToken:
+              cache.InvalidateTokenId(change.id);
+              break;
+            case Kind::kUser:
+              cache.InvalidateUser(change.tenant_id, change.id);
+              break;
+            case Kind::kUserType:
+              cache.InvalidateUserType(change.tenant_id, change.id);
+              break;
+            case Kind::kTenant:
+            case Kind::kDepartment:
+              cache.InvalidateTenant(change.tenant_id);
+              break;
+            case Kind::kAll:
+              cache.InvalidateAll();
+              break;
+          }
+        });
+    if (started) {
+      notifier = std::move(*started);
+    } else {
+      spdlog::warn(
+          "cross-instance invalidation is off ({}); cached verifications expire after "
+          "{} s",
+          started.error().log_detail.empty() ? started.error().public_message
+                                             : started.error().log_detail,
+          options.cache_ttl_seconds);
+    }
+  }
   service::LoginThrottle throttle;
   service::TokenServiceOptions token_options;
   token_options.activity = &activity;
