@@ -31,7 +31,7 @@ using VoidResult = core::Result<void>;
 // --- Queries -------------------------------------------------------------------------------
 
 enum class TokenSort {
-  kCreatedAt,   // default
+  kCreatedAt,  // default
   kName,
   kExpiresAt,
   kLastUsedAt,  // last_used_at; null sorts as oldest
@@ -54,8 +54,11 @@ struct TokenQuery {
   core::Time now;  // for the status filter
   TokenSort sort = TokenSort::kCreatedAt;
   bool descending = true;
-  int limit = 50;  // 1..200
-  // Keyset position: the sort key and id of the last row of the previous page.
+  int limit = 50;  // 1..200; the store clamps values outside
+  // Keyset position: the sort key and id of the last row of the previous page (both or
+  // neither). Rows are ordered by (sort value, id), both in the `descending` direction; the next
+  // page starts strictly after (after_key, after_id). kInvalidArgument when after_key does not
+  // parse for the sort (see TokenRow::sort_key).
   std::optional<std::string> after_key;
   std::optional<std::string> after_id;
 };
@@ -70,7 +73,10 @@ struct TokenRow {
     std::string id, name;
   } department, user_type;
   std::optional<UserRef> created_by;  // only id and username are filled
-  // The sort key of this row as the store wants it back in TokenQuery::after_key.
+  // The sort key of this row as the store wants it back in TokenQuery::after_key:
+  //   kCreatedAt, kExpiresAt: decimal Unix seconds ("1700000000");
+  //   kLastUsedAt: decimal Unix seconds, "-1" when never used;
+  //   kName, kUsername, kDepartment, kUserType: the text itself (ordered by bytes).
   std::string sort_key;
 };
 
@@ -106,9 +112,11 @@ struct AuditQuery {
   std::string action;  // exact; empty = any
   std::string actor_user_id;
   std::string target_id;
-  std::optional<core::Time> since, until;
+  std::optional<core::Time> since, until;  // both inclusive
   int limit = 50;
-  std::optional<std::string> before_id;  // keyset: events older than this one (newest first)
+  // Keyset: events older than this one (newest first). An AuditEvent::id (decimal); anything
+  // else is kInvalidArgument.
+  std::optional<std::string> before_id;
 };
 
 struct AuditPage {
@@ -189,8 +197,8 @@ class Store {
   // Replaces every field including memberships and password_hash.
   virtual VoidResult UpdateUser(const core::User& user, const core::AuditEvent& audit) = 0;
   // Deletes the user and revokes all of its tokens, in one transaction.
-  virtual VoidResult DeleteUser(const std::string& tenant_id, const std::string& id,
-                                core::Time now, const core::AuditEvent& audit) = 0;
+  virtual VoidResult DeleteUser(const std::string& tenant_id, const std::string& id, core::Time now,
+                                const core::AuditEvent& audit) = 0;
 
   // Tokens.
   // Inserts the token and its audit event in one transaction.
@@ -227,7 +235,8 @@ class Store {
   virtual Result<AuditPage> ListAudit(const std::string& tenant_id, const AuditQuery& query) = 0;
 };
 
-// Opens the store named by `url`: "sqlite:///abs/path.db", "sqlite://relative.db",
+// Opens the store named by `url`: "sqlite:///abs/path.db" (-> "/abs/path.db"),
+// "sqlite://relative.db" (-> "relative.db"),
 // "sqlite::memory:" (tests) or "postgresql://...". kInvalidArgument for an unknown scheme,
 // kUnavailable when the database cannot be opened.
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url);

@@ -1,0 +1,266 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include "store/store_contract_test.h"
+
+namespace tokend::store {
+namespace {
+
+// Every file database of this process lives under one directory, removed when the tests end.
+class TempRoot : public ::testing::Environment {
+ public:
+  static const std::filesystem::path& Path() {
+    static const std::filesystem::path path =
+        std::filesystem::path(::testing::TempDir()) / ("tokend-sqlite-" + core::NewId());
+    return path;
+  }
+  void TearDown() override { std::filesystem::remove_all(Path()); }
+};
+[[maybe_unused]] ::testing::Environment* const kTempRoot =
+    ::testing::AddGlobalTestEnvironment(new TempRoot);
+
+std::filesystem::path FreshDir() {
+  auto dir = TempRoot::Path() / core::NewId();
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+struct SqliteMemoryFactory {
+  static std::unique_ptr<Store> Make() {
+    auto store = OpenSqliteStore(":memory:");
+    if (!store || !(*store)->Migrate()) return nullptr;
+    return std::move(*store);
+  }
+};
+
+// The file store runs the suite too: it reads on a separate pool of connections.
+struct SqliteFileFactory {
+  static std::unique_ptr<Store> Make() {
+    auto store = OpenSqliteStore((FreshDir() / "tokend.db").string());
+    if (!store || !(*store)->Migrate()) return nullptr;
+    return std::move(*store);
+  }
+};
+
+using SqliteFactories = ::testing::Types<SqliteMemoryFactory, SqliteFileFactory>;
+INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, StoreContractTest, SqliteFactories);
+
+class SqliteFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = FreshDir();
+    path_ = (dir_ / "tokend.db").string();
+  }
+
+  static core::Tenant SomeTenant() {
+    core::Tenant tenant;
+    tenant.id = core::NewId();
+    tenant.name = "acme";
+    tenant.created_at = core::FromUnixSeconds(1'700'000'000);
+    return tenant;
+  }
+
+  std::string Pragma(const std::string& pragma) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    std::string value;
+    if (sqlite3_prepare_v2(db, ("PRAGMA " + pragma).c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+      value = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return value;
+  }
+
+  std::filesystem::path dir_;
+  std::string path_;
+};
+
+TEST_F(SqliteFileTest, ReopenedFileKeepsItsData) {
+  auto tenant = SomeTenant();
+  {
+    auto store = OpenSqliteStore(path_);
+    ASSERT_TRUE(store) << DescribeResult(store);
+    ASSERT_TRUE((*store)->Migrate());
+    ASSERT_TRUE((*store)->CreateTenant(tenant));
+  }
+  auto store = OpenSqliteStore(path_);
+  ASSERT_TRUE(store) << DescribeResult(store);
+  ASSERT_TRUE((*store)->Migrate());  // already migrated: a no-op
+  auto got = (*store)->GetTenantByName("acme");
+  ASSERT_TRUE(got) << DescribeResult(got);
+  EXPECT_EQ(got->id, tenant.id);
+}
+
+TEST_F(SqliteFileTest, FileIsInWalModeWithForeignKeysOn) {
+  auto store = OpenSqliteStore(path_);
+  ASSERT_TRUE(store) << DescribeResult(store);
+  ASSERT_TRUE((*store)->Migrate());
+  EXPECT_EQ(Pragma("journal_mode"), "wal");
+  EXPECT_EQ(Pragma("user_version"), "0");
+  // Foreign keys are per connection: observe them through the store.
+  core::Department orphan{core::NewId(), core::NewId(), "orphan", std::nullopt,
+                          core::FromUnixSeconds(0)};
+  auto result = (*store)->CreateDepartment(orphan, core::AuditEvent{});
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, core::ErrorCode::kFailedPrecondition);
+}
+
+TEST_F(SqliteFileTest, ReadOnlyFileReadsButRefusesWritesAsUnavailable) {
+  auto tenant = SomeTenant();
+  {
+    auto store = OpenSqliteStore(path_);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE((*store)->Migrate());
+    ASSERT_TRUE((*store)->CreateTenant(tenant));
+  }
+  // Tests may run as root, which file permissions do not stop: open the file read-only.
+  auto store = OpenSqliteStore("file:" + path_ + "?mode=ro");
+  ASSERT_TRUE(store) << DescribeResult(store);
+  ASSERT_TRUE((*store)->Migrate()) << "nothing pending: no write needed";
+  auto got = (*store)->GetTenant(tenant.id);
+  ASSERT_TRUE(got) << DescribeResult(got);
+  EXPECT_EQ(got->name, "acme");
+  auto other = SomeTenant();
+  other.name = "other";
+  auto written = (*store)->CreateTenant(other);
+  ASSERT_FALSE(written);
+  EXPECT_EQ(written.error().code, core::ErrorCode::kUnavailable);
+  EXPECT_NE(written.error().log_detail.find("readonly"), std::string::npos)
+      << written.error().log_detail;
+  EXPECT_EQ(written.error().public_message.find("readonly"), std::string::npos);
+  auto audit = (*store)->AppendAudit(core::AuditEvent{});
+  ASSERT_FALSE(audit);
+  EXPECT_EQ(audit.error().code, core::ErrorCode::kUnavailable);
+}
+
+// Readers on the pool and the writer at once: every reader sees only whole tokens, every
+// write lands exactly once, and a refused write in a shared commit affects no other.
+TEST_F(SqliteFileTest, ConcurrentReadersAndWritersSeeConsistentData) {
+  auto opened = OpenSqliteStore(path_);
+  ASSERT_TRUE(opened);
+  Store& store = **opened;
+  ASSERT_TRUE(store.Migrate());
+  auto tenant = SomeTenant();
+  ASSERT_TRUE(store.CreateTenant(tenant));
+  core::Department root{core::NewId(), tenant.id, "root", std::nullopt, tenant.created_at};
+  ASSERT_TRUE(store.CreateDepartment(root, core::AuditEvent{}));
+  core::UserType type{core::NewId(), tenant.id, "admin", core::PermissionSet::All(),
+                      tenant.created_at};
+  ASSERT_TRUE(store.CreateUserType(type, core::AuditEvent{}));
+  core::User user;
+  user.id = core::NewId();
+  user.tenant_id = tenant.id;
+  user.username = "admin";
+  user.memberships = {{root.id, type.id}};
+  ASSERT_TRUE(store.CreateUser(user, core::AuditEvent{}));
+
+  constexpr int kWriters = 3;
+  constexpr int kTokensPerWriter = 40;
+  std::atomic<bool> done{false};
+  std::atomic<int> read_errors{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < kTokensPerWriter; ++i) {
+        core::Token token;
+        token.id = core::NewId();
+        token.tenant_id = tenant.id;
+        token.name = "w" + std::to_string(w) + "-" + std::to_string(i);
+        token.lookup_hash = core::NewId() + "-0123456789ab";
+        token.user_id = user.id;
+        token.department_id = root.id;
+        token.user_type_id = type.id;
+        token.created_at = tenant.created_at + core::seconds{i};
+        token.expires_at = token.created_at + core::days{1};
+        core::AuditEvent audit;
+        audit.tenant_id = tenant.id;
+        audit.action = "token.create";
+        if (!store.CreateToken(token, audit)) read_errors.fetch_add(1);
+        // A failing write sharing the commit with the others must not take them down.
+        core::User twin = user;
+        twin.id = core::NewId();
+        auto refused = store.CreateUser(twin, audit);
+        if (refused || refused.error().code != core::ErrorCode::kAlreadyExists) {
+          read_errors.fetch_add(1);
+        }
+        auto found = store.FindCredential(token.lookup_hash);
+        if (!found || found->token.id != token.id) read_errors.fetch_add(1);
+      }
+    });
+  }
+  for (int r = 0; r < 3; ++r) {
+    threads.emplace_back([&] {
+      while (!done.load()) {
+        TokenQuery query;
+        query.limit = 200;
+        auto page = store.ListTokens(tenant.id, query);
+        if (!page) {
+          read_errors.fetch_add(1);
+          continue;
+        }
+        for (const auto& row : page->rows) {
+          if (row.user.username != "admin" || row.department.name != "root") {
+            read_errors.fetch_add(1);
+          }
+        }
+      }
+    });
+  }
+  for (int w = 0; w < kWriters; ++w) threads[w].join();
+  done.store(true);
+  for (std::size_t t = kWriters; t < threads.size(); ++t) threads[t].join();
+  EXPECT_EQ(read_errors.load(), 0);
+
+  TokenQuery query;
+  query.limit = 200;
+  auto page = store.ListTokens(tenant.id, query);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->rows.size(), static_cast<std::size_t>(kWriters * kTokensPerWriter));
+  AuditQuery audit_query;
+  audit_query.action = "token.create";
+  audit_query.limit = 200;
+  auto events = store.ListAudit(tenant.id, audit_query);
+  ASSERT_TRUE(events);
+  EXPECT_EQ(events->events.size(), static_cast<std::size_t>(kWriters * kTokensPerWriter));
+}
+
+TEST_F(SqliteFileTest, UnopenableFileIsUnavailable) {
+  auto store = OpenSqliteStore((dir_ / "missing-dir" / "tokend.db").string());
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, core::ErrorCode::kUnavailable);
+}
+
+TEST_F(SqliteFileTest, MigrateRecordsEveryVersionOnce) {
+  auto store = OpenSqliteStore(path_);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE((*store)->Migrate());
+  ASSERT_TRUE((*store)->Migrate());
+  EXPECT_EQ(Pragma("table_info(schema_migrations)").empty(), false);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "SELECT count(*), count(DISTINCT version), min(version) FROM "
+                               "schema_migrations",
+                               -1, &stmt, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_GE(sqlite3_column_int(stmt, 0), 1);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), sqlite3_column_int(stmt, 1));
+  EXPECT_EQ(sqlite3_column_int(stmt, 2), 1);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
+}  // namespace
+}  // namespace tokend::store
