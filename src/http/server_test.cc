@@ -1,0 +1,164 @@
+// The server over real loopback sockets: keep-alive, pipelining, limits, malformed input and
+// graceful shutdown. (The handlers themselves are tested without sockets in handlers_test.cc.)
+#include "http/server.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <chrono>
+#include <thread>
+
+#include "http/http_test_fixture.h"
+
+namespace tokend::http {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using ::testing::HasSubstr;
+
+class ServerTest : public HttpTest {
+ protected:
+  void SetUp() override {
+    HttpTest::SetUp();
+    if (HasFatalFailure()) return;
+    ServerOptions options;
+    options.address = "127.0.0.1";
+    options.port = 0;
+    options.threads = 2;
+    server_ = std::make_unique<Server>(
+        options, Services{*store_, clock_, *tokens_, *auth_, *directory_, *audit_});
+    auto started = server_->Start();
+    ASSERT_TRUE(started) << Describe(started.error());
+    ASSERT_NE(server_->port(), 0);
+    runner_ = std::thread([this] {
+      server_->Run([this] { stopping_called_ = true; });
+      returned_ = true;
+    });
+  }
+
+  void TearDown() override {
+    if (server_) server_->Stop();
+    if (runner_.joinable()) runner_.join();
+    server_.reset();
+  }
+
+  tcp::socket Connect() {
+    tcp::socket socket(io_);
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+    // A hung server must fail the test, not hang it.
+    timeval timeout{5, 0};
+    setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    return socket;
+  }
+
+  // Everything the server sends until it closes the connection (or 5 s pass).
+  static std::string ReadAll(tcp::socket& socket) {
+    std::string out;
+    char buffer[8192];
+    for (;;) {
+      boost::system::error_code ec;
+      std::size_t n = socket.read_some(asio::buffer(buffer), ec);
+      out.append(buffer, n);
+      if (ec) break;
+    }
+    return out;
+  }
+
+  std::string Exchange(const std::string& raw) {
+    tcp::socket socket = Connect();
+    asio::write(socket, asio::buffer(raw));
+    return ReadAll(socket);
+  }
+
+  asio::io_context io_;
+  std::unique_ptr<Server> server_;
+  std::thread runner_;
+  std::atomic<bool> stopping_called_{false};
+  std::atomic<bool> returned_{false};
+};
+
+TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrderOnOneConnection) {
+  std::string reply = Exchange(
+      "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+      "GET /api/v1/nothing HTTP/1.1\r\nHost: t\r\n\r\n"
+      "GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  auto ok = reply.find("HTTP/1.1 200");
+  auto missing = reply.find("HTTP/1.1 404");
+  auto ready = reply.find("HTTP/1.1 200", missing);
+  ASSERT_NE(ok, std::string::npos) << reply;
+  ASSERT_NE(missing, std::string::npos) << reply;
+  ASSERT_NE(ready, std::string::npos) << reply;
+  EXPECT_LT(ok, missing);
+  EXPECT_THAT(reply, HasSubstr("X-Content-Type-Options: nosniff"));
+}
+
+TEST_F(ServerTest, OversizedHeaderIs431AndCloses) {
+  std::string reply = Exchange(
+      "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(20 * 1024, 'a') + "\r\n\r\n");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 431")) << reply.substr(0, 200);
+}
+
+TEST_F(ServerTest, OversizedBodyIsRefusedFromContentLengthBeforeItIsSent) {
+  // Only the header is sent: the answer must not wait for the 300 KB body.
+  std::string reply = Exchange(
+      "POST /api/v1/tokens HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+      "Content-Length: 300000\r\n\r\n");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 413")) << reply.substr(0, 200);
+}
+
+TEST_F(ServerTest, OversizedChunkedBodyIs413) {
+  std::string chunk = std::string(64 * 1024, 'x');
+  std::string raw =
+      "POST /api/v1/tokens HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 5; ++i) raw += "10000\r\n" + chunk + "\r\n";
+  tcp::socket socket = Connect();
+  boost::system::error_code ec;
+  asio::write(socket, asio::buffer(raw), ec);  // the server may close before all is sent
+  std::string reply = ReadAll(socket);
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 413")) << reply.substr(0, 200);
+}
+
+TEST_F(ServerTest, MalformedRequestsAre400AndClose) {
+  for (const char* raw : {"NONSENSE\r\n\r\n", "GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n",
+                          "GET http://evil/x HTTP/1.1\r\nHost: t\r\n\r\n",
+                          "GET /a/../b HTTP/1.1\r\nHost: t\r\n\r\n"}) {
+    std::string reply = Exchange(raw);
+    EXPECT_TRUE(reply.starts_with("HTTP/1.1 400")) << raw << " -> " << reply.substr(0, 100);
+  }
+  // The server is still there.
+  EXPECT_TRUE(Exchange("GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                  .starts_with("HTTP/1.1 200"));
+}
+
+TEST_F(ServerTest, HeadAnswersWithTheLengthButNoBody) {
+  std::string get = Exchange("GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  std::string head = Exchange("HEAD /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  ASSERT_TRUE(head.starts_with("HTTP/1.1 200")) << head;
+  EXPECT_THAT(head, HasSubstr("Content-Length: 15"));
+  EXPECT_TRUE(head.ends_with("\r\n\r\n")) << head;
+  EXPECT_TRUE(get.ends_with(R"({"status":"ok"})")) << get;
+}
+
+TEST_F(ServerTest, StopClosesIdleConnectionsAndRunReturns) {
+  tcp::socket idle = Connect();
+  asio::write(idle, asio::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")));
+  char buffer[1024];
+  ASSERT_GT(idle.read_some(asio::buffer(buffer)), 0u);  // answered; now idle, kept alive
+  auto start = std::chrono::steady_clock::now();
+  server_->Stop();
+  runner_.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_TRUE(returned_);
+  EXPECT_TRUE(stopping_called_);
+  boost::system::error_code ec;
+  idle.read_some(asio::buffer(buffer), ec);
+  EXPECT_TRUE(ec) << "the idle connection should have been closed";
+}
+
+}  // namespace
+}  // namespace tokend::http
