@@ -26,7 +26,8 @@ TEST(ParseBearerTest, TableOfAuthorizationHeaders) {
       {"Bearerabc", Kind::kOther, ""},           {"", Kind::kOther, ""},
   };
   for (const Case& c : cases) {
-    BearerToken bearer = ParseBearer(WithHeaders({{"authorization", c.header}}));
+    Request request = WithHeaders({{"authorization", c.header}});  // the token views into it
+    BearerToken bearer = ParseBearer(request);
     EXPECT_EQ(bearer.kind, c.kind) << "'" << c.header << "'";
     EXPECT_EQ(bearer.token, c.token) << "'" << c.header << "'";
   }

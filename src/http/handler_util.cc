@@ -56,7 +56,8 @@ core::Result<void> RequireFields(const ObjectReader& reader,
   std::string message = "Required fields are missing:";
   for (std::string_view name : names) {
     const boost::json::value* value = reader.Raw(name);
-    if (value == nullptr || value->is_null()) {
+    bool empty_string = value != nullptr && value->is_string() && value->get_string().empty();
+    if (value == nullptr || value->is_null() || empty_string) {
       missing.push_back({reader.FieldName(name), "is required"});
       message += " " + reader.FieldName(name);
     }

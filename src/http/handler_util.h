@@ -29,8 +29,8 @@ core::Result<void> CheckQueryParams(const Request& request,
 // Refuses any query string (routes that take none).
 core::Result<void> NoQueryParams(const Request& request);
 
-// Required fields missing from a body (present but null counts as missing): kValidation
-// naming each, or Ok.
+// Required fields missing from a body (null and "" count as missing): kValidation naming
+// each, or Ok.
 core::Result<void> RequireFields(const ObjectReader& reader,
                                  std::initializer_list<std::string_view> names);
 

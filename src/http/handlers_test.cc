@@ -4,6 +4,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <sstream>
 
 #include "http/http_test_fixture.h"
 
@@ -298,6 +302,11 @@ TEST_F(HandlersTest, CreateRefusesBadBodiesNamingTheField) {
   r = Bearer(admin_token_, "POST", "/api/v1/tokens", &wrong_value);
   ExpectProblem(r, 400);
   EXPECT_THAT(ErrorFields(r), ::testing::ElementsAre("name"));
+
+  json::value empty = CreateBody("x", "");
+  r = Bearer(admin_token_, "POST", "/api/v1/tokens", &empty);
+  ExpectProblem(r, 422);  // never the service's default expiry
+  EXPECT_THAT(ErrorFields(r), ::testing::ElementsAre("expires_at"));
 
   json::value too_far = CreateBody("x", "2030-01-01");
   r = Bearer(admin_token_, "POST", "/api/v1/tokens", &too_far);
@@ -623,6 +632,69 @@ TEST_F(HandlersTest, DepartmentsUserTypesAndUsersRoundTrip) {
   EXPECT_EQ(Bearer(admin_token_, "DELETE", "/api/v1/user-types/" + type_id).status, 204);
   EXPECT_EQ(Bearer(admin_token_, "DELETE", "/api/v1/departments/" + id).status, 204);
   ExpectProblem(Bearer(admin_token_, "GET", "/api/v1/departments/" + id), 404);
+}
+
+}  // namespace
+}  // namespace tokend::http
+
+namespace tokend::http {
+namespace {
+
+TEST_F(HandlersTest, SecretsNeverReachTheLog) {
+  std::ostringstream log;
+  auto previous = spdlog::default_logger();
+  auto capture = std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(log));
+  capture->set_level(spdlog::level::trace);
+  spdlog::set_default_logger(capture);
+
+  json::object token = CreateApiToken("logged");
+  std::string secret(token.at("token").as_string());
+  std::string id(token.at("id").as_string());
+  Bearer(admin_token_, "POST", "/api/v1/tokens/" + id + "/reveal");
+  Bearer(secret, "GET", "/auth/verify");
+  Bearer(secret + "x", "GET", "/api/v1/me");
+  Call("GET", "/api/v1/tokens/" + secret);  // a token pasted into a URL
+  Session session = ConsoleLogin();
+  Call("GET", "/api/v1/me", "", {{"Cookie", session.cookie}});
+
+  spdlog::set_default_logger(previous);
+  std::string text = log.str();
+  EXPECT_THAT(text, HasSubstr("path=/api/v1/tokens/[redacted]"));
+  EXPECT_THAT(text, HasSubstr("status=204"));
+  for (const std::string& s :
+       {secret, admin_token_, session.cookie.substr(session.cookie.find('=') + 1), session.csrf,
+        std::string(kAdminPassword)}) {
+    EXPECT_THAT(text, Not(HasSubstr(s)));
+  }
+}
+
+TEST_F(HandlersTest, LoginRefusesAForeignOrigin) {
+  Response response = Call("POST", "/api/v1/auth/login",
+                           R"({"username": "admin", "password": "correct horse battery"})",
+                           {{"Content-Type", "application/json"}, {"Origin", "https://evil.test"}});
+  ExpectProblem(response, 403);
+  EXPECT_TRUE(response.Get("Set-Cookie").empty());
+}
+
+TEST_F(HandlersTest, CookieDeletesAndPatchesNeedCsrfToo) {
+  json::object token = CreateApiToken("guarded");
+  std::string id(token.at("id").as_string());
+  Session session = ConsoleLogin();
+  ExpectProblem(Call("DELETE", "/api/v1/tokens/" + id, "", {{"Cookie", session.cookie}}), 403);
+  ExpectProblem(Call("PATCH", "/api/v1/users/" + admin_.id, R"({"display_name": "X"})",
+                     {{"Cookie", session.cookie}, {"Content-Type", "application/json"}}),
+                403);
+  EXPECT_EQ(Call("DELETE", "/api/v1/tokens/" + id, "",
+                 {{"Cookie", session.cookie}, {"X-CSRF-Token", session.csrf}})
+                .status,
+            204);
+}
+
+TEST_F(HandlersTest, IntrospectionNeedsAFormOrJsonBody) {
+  ExpectProblem(Call("POST", "/oauth2/introspect", "token=x",
+                     {{"Authorization", "Bearer " + admin_token_}, {"Content-Type", "text/plain"}}),
+                415);
 }
 
 }  // namespace

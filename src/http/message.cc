@@ -7,6 +7,10 @@ namespace tokend::http {
 
 namespace {
 
+// No route takes more than nine parameters; the bound also keeps the duplicate check below
+// (quadratic) cheap for a hostile 16 KiB query string.
+constexpr std::size_t kMaxQueryParams = 32;
+
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 }  // namespace
@@ -115,6 +119,9 @@ core::Result<void> ParseTarget(std::string_view target, Request& request) {
     opts.space_as_plus = true;
     for (auto param : url.params(opts)) {
       if (param.key.empty() && !param.has_value) continue;  // "?" or "&&"
+      if (request.query.size() == kMaxQueryParams) {
+        return tl::unexpected(core::InvalidArgument("Too many query parameters."));
+      }
       for (const auto& [key, value] : request.query) {
         if (key == param.key) {
           return tl::unexpected(core::InvalidArgument("A query parameter is given twice.",

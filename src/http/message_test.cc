@@ -38,6 +38,15 @@ TEST(ParseTargetTest, RefusesMalformedTargets) {
   }
 }
 
+TEST(ParseTargetTest, BoundsTheNumberOfParameters) {
+  std::string target = "/a?";
+  for (int i = 0; i < 32; ++i) target += "p" + std::to_string(i) + "=1&";
+  Request request;
+  EXPECT_TRUE(ParseTarget(target, request));
+  target += "one_more=1";
+  EXPECT_FALSE(ParseTarget(target, request));
+}
+
 TEST(ResponseTest, SetReplacesCaseInsensitively) {
   Response response;
   response.Set("Content-Type", "text/plain");

@@ -40,7 +40,8 @@ bool Router::SegmentsMatch(const Route& route, const std::vector<std::string>& s
 
 RouteMatch Router::Match(Request& request) const {
   RouteMatch match;
-  std::string_view method = request.method == "HEAD" ? "GET" : request.method;
+  std::string_view method = request.method;
+  if (method == "HEAD") method = "GET";
   for (const Route& route : routes_) {
     if (!SegmentsMatch(route, request.segments)) continue;
     if (route.method == method) {

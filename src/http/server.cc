@@ -117,7 +117,10 @@ bhttp::response<bhttp::string_body> ToBeast(Response&& response, unsigned versio
   message.body() = std::move(response.body);
   message.keep_alive(keep_alive);
   message.prepare_payload();
-  if (head) {
+  // HEAD: the GET answer's headers, Content-Length included, without the body (204 and 304
+  // never carry a Content-Length).
+  if (head && message.result() != bhttp::status::no_content &&
+      message.result() != bhttp::status::not_modified) {
     auto length = message.body().size();
     message.body().clear();
     message.content_length(length);
