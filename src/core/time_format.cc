@@ -100,7 +100,13 @@ std::optional<Time> ReadTimeOfDay(Reader& reader, std::chrono::sys_days day) {
   if (oh > 23 || om > 59 || !reader.AtEnd()) return std::nullopt;
   seconds offset = hours{oh} + minutes{om};
   // Local time = UTC + offset, so UTC = local - offset.
-  return sign == '+' ? local - offset : local + offset;
+  Time utc = sign == '+' ? local - offset : local + offset;
+  // The year bounds hold for the instant, not only for the local date: "1970-01-01T00:00:00+00:01"
+  // is 1969 in UTC (found by fuzz/expiry_parse; FormatRfc3339 could not round-trip it).
+  constexpr Time kMin{std::chrono::sys_days{std::chrono::year{kMinYear} / 1 / 1}};
+  constexpr Time kMax{std::chrono::sys_days{std::chrono::year{kMaxYear} / 12 / 31} + days{1}};
+  if (utc < kMin || utc >= kMax) return std::nullopt;
+  return utc;
 }
 
 }  // namespace

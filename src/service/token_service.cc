@@ -392,7 +392,7 @@ core::Result<void> TokenService::VerifyInto(std::string_view presented, const Re
 
   VerificationCache::Ticket ticket{};
   if (cache != nullptr) {
-    switch (cache->Find(hash, out)) {
+    switch (cache->Find(hash, now, out)) {
       case VerificationCache::Outcome::kNegative:
         return tl::unexpected(InvalidToken());
       case VerificationCache::Outcome::kHit:

@@ -1,10 +1,14 @@
 #include "service/verification_cache.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <bit>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <new>
 
 #include "core/crypto.h"
 
@@ -25,10 +29,18 @@ constexpr std::uint32_t kSlotIndexMask = (std::uint32_t{1} << kSlotIndexBits) - 
 // 4.3 billion per cache, far beyond any memory this runs in.
 constexpr std::size_t kMaxShardEntries = kSlotIndexMask - 1;
 
-// Entries are allocated in blocks that never move, so growth copies nothing and an almost
-// empty shard costs one block: 64 entries (~7.5 KB), ~2 MB over all shards.
-constexpr unsigned kBlockBits = 6;
-constexpr std::uint32_t kBlockEntries = std::uint32_t{1} << kBlockBits;
+// Entries are allocated in blocks that never move, so growth copies nothing: block k holds
+// kFirstBlockEntries << k entries. The first is small (64 entries, 7 KB) so that an almost empty
+// shard costs little; blocks of 2 MiB and more are backed by huge pages (madvise), because at
+// millions of entries every hit is a random access and a TLB miss costs as much as the cache
+// miss in a VM. The price: up to one partly used huge page per shard.
+constexpr unsigned kFirstBlockBits = 6;
+constexpr std::uint32_t kFirstBlockEntries = std::uint32_t{1} << kFirstBlockBits;
+constexpr std::size_t kHugePageBytes = 2 * 1024 * 1024;
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
 
 // Lookup hashes are keyed BLAKE2b output, uniformly distributed: their first 8 bytes serve
 // as the hash of the key. Low 8 bits pick the shard, the next bits the home slot, the top 8
@@ -161,7 +173,7 @@ CachedCredential VerifiedToken::ToCredential() const {
 
 // --- Storage ---------------------------------------------------------------------------------
 
-// One cached token: 120 bytes, no pointers.
+// One cached token: 112 bytes, no pointers.
 struct VerificationCache::Entry {
   std::array<unsigned char, kHashBytes> hash;
   std::array<char, kTokenIdBytes> token_id;
@@ -170,7 +182,7 @@ struct VerificationCache::Entry {
   std::uint8_t referenced;  // CLOCK: set by a hit, cleared as the hand passes
   std::uint8_t kind;        // core::TokenKind
   // Interner handles. `tenant` links the free list while the entry is not live.
-  std::uint32_t tenant, user, username, department, user_type;
+  std::uint32_t tenant, user, department, user_type;  // user: id and username
   std::uint32_t permissions;
   std::uint32_t mobile_idle_seconds, mobile_max_seconds;
   std::uint32_t generation;  // sum of tenant, user and user type generations at fill time
@@ -190,17 +202,25 @@ struct VerificationCache::NegativeSlot {
 // bounce one line between cores.
 struct alignas(64) VerificationCache::Shard {
   mutable std::mutex mutex;
-  std::vector<std::unique_ptr<Entry[]>> blocks;  // GUARDED_BY(mutex), as is everything below
-  std::vector<std::uint32_t> by_hash;            // slots keyed by lookup hash
-  std::vector<std::uint32_t> by_id;              // slots keyed by token id
-  std::uint32_t allocated = 0;                   // entry numbers handed out (live or free)
+  std::vector<std::unique_ptr<Entry[], FreeDeleter>> blocks;  // GUARDED_BY(mutex), and below
+  std::vector<std::uint32_t> by_hash;                         // slots keyed by lookup hash
+  std::vector<std::uint32_t> by_id;                           // slots keyed by token id
+  std::uint32_t allocated = 0;  // entry numbers handed out (live or free)
   std::uint32_t live = 0;
   std::uint32_t free_head = kNoEntry;
   std::uint32_t hand = 0;                     // CLOCK hand
   std::unique_ptr<NegativeSlot[]> negatives;  // allocated on first use
   std::uint64_t evictions = 0;
 
-  Entry& at(std::uint32_t i) { return blocks[i >> kBlockBits][i & (kBlockEntries - 1)]; }
+  // Entry i lives in block k = floor(log2(i / kFirstBlockEntries + 1)), after the
+  // kFirstBlockEntries * (2^k - 1) entries of the blocks before.
+  static std::uint32_t BlockOf(std::uint32_t i) {
+    return static_cast<std::uint32_t>(std::bit_width((i >> kFirstBlockBits) + 1)) - 1;
+  }
+  Entry& at(std::uint32_t i) {
+    const std::uint32_t k = BlockOf(i);
+    return blocks[k][i - kFirstBlockEntries * ((std::uint32_t{1} << k) - 1)];
+  }
   std::uint64_t HashOf(std::uint32_t i) {
     return KeyHash({reinterpret_cast<const char*>(at(i).hash.data()), kHashBytes});
   }
@@ -215,35 +235,41 @@ struct alignas(64) VerificationCache::Shard {
   }
 };
 
-// Interned id strings with a generation each. Readers (View, Generation) hold a shard lock and
-// take no other; writers hold mutex_; Clear holds every shard lock and mutex_, so a reader
-// never sees storage freed under it. Strings and records never move until Clear.
+// Interned ids with a generation each. A record is a key (an id) plus an optional extra string
+// stored beside it (the username with the user id), so that a hit reads one record per user:
+// [generation: 4][key size: 1][extra size: 1][key][extra], 4-byte aligned, packed into chunks.
+// A handle is the chunk number and the record's offset in 4-byte units.
+//
+// Readers (Key, Extra, Generation) hold a shard lock and take no other; writers hold mutex_;
+// Clear holds every shard lock and mutex_, so a reader never sees storage freed under it.
+// Records never move until Clear. A key may have several records (its username changed); Bump
+// bumps them all, so no record of an invalidated id keeps an old generation.
 class VerificationCache::Interner {
  public:
+  static constexpr std::size_t kMaxStringBytes = 255;  // sizes are stored in one byte
+
   explicit Interner(std::size_t max_records)
       : max_records_(max_records),
-        max_bytes_(max_records * kMaxAverageBytes),
-        block_count_((max_records + kRecordsPerBlock - 1) / kRecordsPerBlock),
-        blocks_(new std::atomic<Record*>[block_count_]()) {}
+        max_chunks_(std::min<std::size_t>(
+            kMaxChunks, kSmallChunks + (max_records * kMaxRecordBytes) / kLargeChunkBytes + 1)),
+        chunks_(new std::atomic<char*>[max_chunks_]()) {}
   ~Interner() { ClearLocked(); }
   Interner(const Interner&) = delete;
   Interner& operator=(const Interner&) = delete;
 
-  // Interns the entry's strings and records its generation sum. False when the table is full.
+  // Interns the entry's ids and records its generation sum. False when the table is full.
+  // REQUIRES: every string at most kMaxStringBytes.
   bool Intern(const core::Principal& p, Entry& entry) {
     std::lock_guard lock(mutex_);
-    const std::uint32_t tenant = InternLocked(p.tenant_id);
-    const std::uint32_t user = InternLocked(p.user_id);
-    const std::uint32_t username = InternLocked(p.username);
-    const std::uint32_t department = InternLocked(p.department_id);
-    const std::uint32_t user_type = InternLocked(p.user_type_id);
-    if (tenant == kNoEntry || user == kNoEntry || username == kNoEntry || department == kNoEntry ||
-        user_type == kNoEntry) {
+    const std::uint32_t tenant = InternLocked(p.tenant_id, {});
+    const std::uint32_t user = InternLocked(p.user_id, p.username);
+    const std::uint32_t department = InternLocked(p.department_id, {});
+    const std::uint32_t user_type = InternLocked(p.user_type_id, {});
+    if (tenant == kNoEntry || user == kNoEntry || department == kNoEntry || user_type == kNoEntry) {
       return false;
     }
     entry.tenant = tenant;
     entry.user = user;
-    entry.username = username;
     entry.department = department;
     entry.user_type = user_type;
     // Read before the fill's epoch check (VerificationCache::Put): see invariant 1.
@@ -251,20 +277,29 @@ class VerificationCache::Interner {
     return true;
   }
 
-  // REQUIRES: a shard lock or mutex_ held; `handle` came from Intern since the last Clear.
-  std::string_view View(std::uint32_t handle) const {
-    const Record& record = RecordAt(handle);
-    return {record.data, record.size};
+  // REQUIRES (all three): a shard lock or mutex_ held; `handle` came from Intern since the
+  // last Clear.
+  std::string_view Key(std::uint32_t handle) const {
+    const char* record = RecordAt(handle);
+    return {record + kHeaderBytes, static_cast<unsigned char>(record[4])};
+  }
+  std::string_view Extra(std::uint32_t handle) const {
+    const char* record = RecordAt(handle);
+    const std::size_t key_size = static_cast<unsigned char>(record[4]);
+    return {record + kHeaderBytes + key_size, static_cast<unsigned char>(record[5])};
   }
   std::uint32_t Generation(std::uint32_t handle) const {
-    return RecordAt(handle).generation.load(std::memory_order_acquire);
+    return GenerationOf(RecordAt(handle)).load(std::memory_order_acquire);
   }
 
-  // Bumps the generation of `s` if interned; nothing can be cached for it otherwise.
-  void Bump(std::string_view s) {
+  // Bumps the generation of every record of `key`; nothing can be cached for it otherwise.
+  void Bump(std::string_view key) {
     std::lock_guard lock(mutex_);
-    if (std::uint32_t handle = FindLocked(s); handle != kNoEntry) {
-      RecordAt(handle).generation.fetch_add(1);
+    if (index_.empty()) return;
+    const std::size_t mask = index_.size() - 1;
+    for (std::size_t i = std::hash<std::string_view>{}(key)&mask; index_[i] != 0;
+         i = (i + 1) & mask) {
+      if (Key(index_[i] - 1) == key) GenerationOf(RecordAt(index_[i] - 1)).fetch_add(1);
     }
   }
 
@@ -280,108 +315,101 @@ class VerificationCache::Interner {
   }
 
  private:
-  struct Record {
-    const char* data;
-    std::uint32_t size;
-    std::atomic<std::uint32_t> generation;
-  };
-  static constexpr std::size_t kRecordsPerBlock = 4096;
-  // Ids are 20 characters and usernames at most 64: a byte budget of 64 per string never binds
-  // for valid data and still bounds junk.
-  static constexpr std::size_t kMaxAverageBytes = 64;
-  // Characters are packed into chunks; a chunk's tail is wasted when a string does not fit.
-  static constexpr std::size_t kChunkBytes = 64 * 1024;
+  static constexpr std::size_t kHeaderBytes = 6;
+  // A valid id is 20 characters and a username at most 64 (core/rules.h): 90 bytes, 92 aligned.
+  // The byte budget allows that much per record, so it never binds before the record count.
+  static constexpr std::size_t kMaxRecordBytes = 92;
+  // The first chunks are small so that a small cache stays small; later ones are one 2 MiB
+  // huge page each (madvise), because at millions of users a hit's read of the user record is
+  // a random access, and a TLB miss costs as much as the cache miss in a VM.
+  static constexpr std::size_t kSmallChunks = 8;
+  static constexpr std::size_t kSmallChunkBytes = 64 * 1024;
+  static constexpr std::size_t kLargeChunkBytes = 2 * 1024 * 1024;
+  static constexpr unsigned kOffsetBits = 19;  // 2 MiB in 4-byte units
+  static constexpr std::size_t kMaxChunks = std::size_t{1} << (32 - kOffsetBits);
 
-  Record& RecordAt(std::uint32_t handle) const {
-    Record* block = blocks_[handle / kRecordsPerBlock].load(std::memory_order_acquire);
-    return block[handle % kRecordsPerBlock];
+  static std::atomic_ref<std::uint32_t> GenerationOf(const char* record) {
+    return std::atomic_ref<std::uint32_t>(
+        *reinterpret_cast<std::uint32_t*>(const_cast<char*>(record)));
   }
 
-  std::uint32_t FindLocked(std::string_view s) const {
-    if (index_.empty()) return kNoEntry;
-    const std::size_t mask = index_.size() - 1;
-    for (std::size_t i = std::hash<std::string_view>{}(s)&mask; index_[i] != 0;
-         i = (i + 1) & mask) {
-      if (View(index_[i] - 1) == s) return index_[i] - 1;
-    }
-    return kNoEntry;
+  const char* RecordAt(std::uint32_t handle) const {
+    const char* chunk = chunks_[handle >> kOffsetBits].load(std::memory_order_acquire);
+    return chunk + std::size_t{handle & ((std::uint32_t{1} << kOffsetBits) - 1)} * 4;
   }
 
-  std::uint32_t InternLocked(std::string_view s) {
-    if (std::uint32_t found = FindLocked(s); found != kNoEntry) return found;
-    if (count_ >= max_records_ || bytes_ + s.size() > max_bytes_) return kNoEntry;
-    if ((count_ + 1) * 4 > index_.size() * 3) GrowIndexLocked();
-    const std::uint32_t handle = static_cast<std::uint32_t>(count_);
-    std::atomic<Record*>& block = blocks_[handle / kRecordsPerBlock];
-    if (block.load(std::memory_order_relaxed) == nullptr) {
-      block.store(new Record[kRecordsPerBlock], std::memory_order_release);
+  std::uint32_t InternLocked(std::string_view key, std::string_view extra) {
+    const std::uint64_t hash = std::hash<std::string_view>{}(key);
+    if (!index_.empty()) {
+      const std::size_t mask = index_.size() - 1;
+      for (std::size_t i = hash & mask; index_[i] != 0; i = (i + 1) & mask) {
+        const std::uint32_t handle = index_[i] - 1;
+        if (Key(handle) == key && Extra(handle) == extra) return handle;
+      }
     }
-    Record& record = RecordAt(handle);
-    record.data = CopyLocked(s);
-    record.size = static_cast<std::uint32_t>(s.size());
-    record.generation.store(0, std::memory_order_relaxed);
+    if (count_ >= max_records_) return kNoEntry;
+    const std::size_t bytes = (kHeaderBytes + key.size() + extra.size() + 3) & ~std::size_t{3};
+    if (chunk_left_ < bytes) {
+      const std::size_t size = chunk_count_ < kSmallChunks ? kSmallChunkBytes : kLargeChunkBytes;
+      if (chunk_count_ >= max_chunks_) return kNoEntry;
+      char* chunk = static_cast<char*>(std::aligned_alloc(size, size));
+      if (chunk == nullptr) return kNoEntry;
+      if (size == kLargeChunkBytes) madvise(chunk, size, MADV_HUGEPAGE);  // a hint only
+      chunks_[chunk_count_].store(chunk, std::memory_order_release);
+      chunk_used_ = 0;
+      chunk_left_ = size;
+      ++chunk_count_;
+    }
+    char* record = chunks_[chunk_count_ - 1].load(std::memory_order_relaxed) + chunk_used_;
+    const std::uint32_t handle =
+        static_cast<std::uint32_t>(((chunk_count_ - 1) << kOffsetBits) | (chunk_used_ / 4));
+    std::memset(record, 0, 4);
+    record[4] = static_cast<char>(key.size());
+    record[5] = static_cast<char>(extra.size());
+    if (!key.empty()) std::memcpy(record + kHeaderBytes, key.data(), key.size());
+    if (!extra.empty()) std::memcpy(record + kHeaderBytes + key.size(), extra.data(), extra.size());
+    chunk_used_ += bytes;
+    chunk_left_ -= bytes;
     ++count_;
-    bytes_ += s.size();
+    if ((count_ + 1) * 2 > index_.size()) GrowIndexLocked();
     const std::size_t mask = index_.size() - 1;
-    std::size_t i = std::hash<std::string_view>{}(s)&mask;
+    std::size_t i = hash & mask;
     while (index_[i] != 0) i = (i + 1) & mask;
     index_[i] = handle + 1;
     return handle;
   }
 
+  // Load at most 1/2: the index is small next to the records, and Bump walks whole chains.
   void GrowIndexLocked() {
     std::vector<std::uint32_t> grown(std::max<std::size_t>(64, index_.size() * 2), 0);
     const std::size_t mask = grown.size() - 1;
-    for (std::uint32_t handle = 0; handle < count_; ++handle) {
-      std::size_t i = std::hash<std::string_view>{}(View(handle)) & mask;
+    for (std::uint32_t slot : index_) {
+      if (slot == 0) continue;
+      std::size_t i = std::hash<std::string_view>{}(Key(slot - 1)) & mask;
       while (grown[i] != 0) i = (i + 1) & mask;
-      grown[i] = handle + 1;
+      grown[i] = slot;
     }
     index_.swap(grown);
   }
 
-  const char* CopyLocked(std::string_view s) {
-    if (s.empty()) return nullptr;
-    if (s.size() > kChunkBytes / 16) {
-      chunks_.push_back(std::make_unique_for_overwrite<char[]>(s.size()));
-      std::memcpy(chunks_.back().get(), s.data(), s.size());
-      return chunks_.back().get();
-    }
-    if (chunk_left_ < s.size()) {
-      chunks_.push_back(std::make_unique_for_overwrite<char[]>(kChunkBytes));
-      chunk_next_ = chunks_.back().get();
-      chunk_left_ = kChunkBytes;
-    }
-    char* out = chunk_next_;
-    std::memcpy(out, s.data(), s.size());
-    chunk_next_ += s.size();
-    chunk_left_ -= s.size();
-    return out;
-  }
-
   void ClearLocked() {
-    for (std::size_t b = 0; b < block_count_; ++b) {
-      delete[] blocks_[b].exchange(nullptr);
-    }
+    for (std::size_t c = 0; c < chunk_count_; ++c) std::free(chunks_[c].exchange(nullptr));
     std::vector<std::uint32_t>().swap(index_);
-    chunks_.clear();
-    chunk_next_ = nullptr;
+    chunk_count_ = 0;
+    chunk_used_ = 0;
     chunk_left_ = 0;
     count_ = 0;
-    bytes_ = 0;
   }
 
   const std::size_t max_records_;
-  const std::size_t max_bytes_;
-  const std::size_t block_count_;
-  std::unique_ptr<std::atomic<Record*>[]> blocks_;  // fixed size: never reallocated
+  const std::size_t max_chunks_;
+  std::unique_ptr<std::atomic<char*>[]> chunks_;  // fixed size: never reallocated
   mutable std::mutex mutex_;
-  std::vector<std::uint32_t> index_;             // handle + 1 by string hash. GUARDED_BY(mutex_)
-  std::vector<std::unique_ptr<char[]>> chunks_;  // GUARDED_BY(mutex_), as is everything below
-  char* chunk_next_ = nullptr;
+  std::vector<std::uint32_t> index_;  // handle + 1 by key hash. GUARDED_BY(mutex_)
+  std::size_t chunk_count_ = 0;       // GUARDED_BY(mutex_), as is everything below
+  std::size_t chunk_used_ = 0;
   std::size_t chunk_left_ = 0;
   std::size_t count_ = 0;
-  std::size_t bytes_ = 0;
 };
 
 // --- VerificationCache -----------------------------------------------------------------------
@@ -395,7 +423,7 @@ VerificationCache::VerificationCache(const core::Clock& clock, VerificationCache
                  kShards))),
       shards_(new Shard[kShards]),
       interner_(std::make_unique<Interner>(kInternedPerEntry * shard_capacity_ * kShards)) {
-  static_assert(sizeof(Entry) <= 120, "keep cached tokens compact: see docs/performance.md");
+  static_assert(sizeof(Entry) <= 112, "keep cached tokens compact: see docs/performance.md");
 }
 
 VerificationCache::~VerificationCache() = default;
@@ -416,9 +444,13 @@ bool VerificationCache::CheckFresh(const Entry& entry, core::Time now) const {
 
 VerificationCache::Outcome VerificationCache::Find(std::string_view lookup_hash,
                                                    VerifiedToken& out) {
+  return Find(lookup_hash, clock_.Now(), out);
+}
+
+VerificationCache::Outcome VerificationCache::Find(std::string_view lookup_hash, core::Time now,
+                                                   VerifiedToken& out) {
   if (lookup_hash.size() != kHashBytes) return Outcome::kMiss;
   const std::uint64_t h = KeyHash(lookup_hash);
-  const core::Time now = clock_.Now();
   Shard& shard = ShardFor(h);
   std::lock_guard lock(shard.mutex);
   if (std::uint32_t i = shard.FindByHash(lookup_hash, h); i != kNoEntry) {
@@ -428,9 +460,9 @@ VerificationCache::Outcome VerificationCache::Find(std::string_view lookup_hash,
       return Outcome::kMiss;
     }
     entry.referenced = 1;
-    out.SetStrings(interner_->View(entry.tenant), interner_->View(entry.user),
-                   interner_->View(entry.username), interner_->View(entry.department),
-                   interner_->View(entry.user_type), entry.token_id_view());
+    out.SetStrings(interner_->Key(entry.tenant), interner_->Key(entry.user),
+                   interner_->Extra(entry.user), interner_->Key(entry.department),
+                   interner_->Key(entry.user_type), entry.token_id_view());
     out.permissions = core::PermissionSet::FromBits(entry.permissions);
     out.kind = static_cast<core::TokenKind>(entry.kind);
     out.expires_at = core::FromUnixSeconds(entry.expires_at);
@@ -462,8 +494,12 @@ void VerificationCache::Put(std::string_view lookup_hash, const CachedCredential
   constexpr std::int64_t kMaxSeconds = std::numeric_limits<std::uint32_t>::max();
   const std::int64_t idle = credential.settings.mobile_idle_timeout.count();
   const std::int64_t max = credential.settings.mobile_max_lifetime.count();
+  constexpr std::size_t kMaxString = Interner::kMaxStringBytes;
   if (lookup_hash.size() != kHashBytes || !p.token || p.token->id.size() > kTokenIdBytes ||
-      idle < 0 || idle > kMaxSeconds || max < 0 || max > kMaxSeconds) {
+      idle < 0 || idle > kMaxSeconds || max < 0 || max > kMaxSeconds ||
+      p.tenant_id.size() > kMaxString || p.user_id.size() > kMaxString ||
+      p.username.size() > kMaxString || p.department_id.size() > kMaxString ||
+      p.user_type_id.size() > kMaxString) {
     return;
   }
   Entry entry{};
@@ -504,9 +540,14 @@ void VerificationCache::InsertLocked(Shard& shard, const Entry& entry, std::uint
     shard.free_head = shard.at(i).tenant;
   } else {
     i = shard.allocated++;
-    if ((i >> kBlockBits) >= shard.blocks.size()) {
+    if (const std::uint32_t k = Shard::BlockOf(i); k >= shard.blocks.size()) {
       // Uninitialised: memory is touched only as entries are used.
-      shard.blocks.push_back(std::make_unique_for_overwrite<Entry[]>(kBlockEntries));
+      const std::size_t bytes = sizeof(Entry) * (std::size_t{kFirstBlockEntries} << k);
+      const std::size_t align = bytes >= kHugePageBytes ? kHugePageBytes : alignof(Entry);
+      void* block = std::aligned_alloc(align, (bytes + align - 1) / align * align);
+      if (block == nullptr) throw std::bad_alloc();
+      if (align == kHugePageBytes) madvise(block, bytes, MADV_HUGEPAGE);  // a hint only
+      shard.blocks.emplace_back(static_cast<Entry*>(block));
     }
   }
   Entry& stored = shard.at(i);

@@ -1,11 +1,12 @@
 // The verification cache: recently verified credentials by lookup hash, so that most requests
 // verify without a store round trip, in compact form so that millions fit (docs/performance.md:
-// ~130 bytes per cached token, a hit in well under a microsecond at 10,000,000 tokens).
+// ~160-190 bytes per cached token with indexes and interned ids; a lookup ~0.6 us at 1,000,000
+// tokens, where every hit is a few random DRAM reads).
 //
 // Layout: kShards shards chosen by the lookup hash, each behind its own mutex (held only to
 // probe, compare and copy one entry out). A shard keeps fixed-size entries (32-byte lookup
-// hash, 20-char token id, expiry, permission bits and 32-bit handles of the tenant, user,
-// username, department and user type ids) in blocks that never move, plus two open-addressing
+// hash, 20-char token id, expiry, permission bits and 32-bit handles of the tenant, user (with
+// its username), department and user type ids) in blocks that never move, plus two open-addressing
 // indexes of 32-bit slots (by lookup hash; by token id for id-only revocations). The id strings
 // live once in a shared intern table: many tokens share a tenant, department and user type.
 //
@@ -46,7 +47,8 @@
 namespace tokend::service {
 
 struct VerificationCacheOptions {
-  // Positive entries at most: ~130 bytes each, so the default costs ~130 MB when full.
+  // Positive entries at most: ~160-190 bytes each with indexes and interned ids, so the default
+  // costs ~190 MB when full. At most max(capacity, kShards).
   std::size_t capacity = 1'000'000;
   // Bounds how long a change made on another instance (whose notification was lost) can go
   // unseen here; short enough to be a non-issue for revocation, long enough to absorb bursts.
@@ -105,9 +107,9 @@ class VerificationCache {
   // per-shard overhead (a few hundred bytes plus one block of entries) stays small for small
   // caches.
   static constexpr std::size_t kShards = 256;
-  // Strings interned per cached token at most (tenant, user, username, department, user type):
-  // the intern table's bound is this times the capacity.
-  static constexpr std::size_t kInternedPerEntry = 5;
+  // Records interned per cached token at most (tenant, user with username, department, user
+  // type): the intern table's bound is this times the capacity.
+  static constexpr std::size_t kInternedPerEntry = 4;
 
   // Taken before reading the store for a fill; see invariant 1.
   struct Ticket {
@@ -129,11 +131,14 @@ class VerificationCache {
   // The hot path: copies a live positive entry into `out` (no allocation). `out` is written
   // only for kHit. A lookup hash that is not kLookupHashBytes long is always a miss.
   Outcome Find(std::string_view lookup_hash, VerifiedToken& out);
+  // The same at `now`, for a caller that has just read the clock (a clock read costs ~40 ns in
+  // a VM: a tenth of a hit).
+  Outcome Find(std::string_view lookup_hash, core::Time now, VerifiedToken& out);
   // Find, materialised (allocates): for tests and callers that want a Principal anyway.
   Lookup Get(std::string_view lookup_hash);
   // Stores a positive entry unless an invalidation happened since `ticket`. Entries that do not
-  // fit the compact form (a token id longer than 20 characters, mobile timeouts beyond 2^32 s)
-  // are not cached: correct, only slower.
+  // fit the compact form (a token id longer than 20 characters, another id or the username
+  // longer than 255 bytes, mobile timeouts beyond 2^32 s) are not cached: correct, only slower.
   void Put(std::string_view lookup_hash, const CachedCredential& credential, Ticket ticket);
   // Stores a negative entry (unknown or revoked) unless an invalidation happened since `ticket`.
   void PutNegative(std::string_view lookup_hash, Ticket ticket);

@@ -94,13 +94,31 @@ TEST_F(VerificationCacheTest, AHitGivesBackEverythingThatWasPut) {
 
 TEST_F(VerificationCacheTest, StringsBeyondTheInlineStorageSurvive) {
   // Not a valid username (at most 64), but the cache must not truncate whatever it is given.
-  CachedCredential credential = Credential("t1", "k1", std::string(300, 'u'));
+  CachedCredential credential = Credential("t1", "k1", std::string(200, 'u'));
   cache_.Put(Hash(1), credential, cache_.BeginFill());
   VerifiedToken token;
   ASSERT_EQ(cache_.Find(Hash(1), token), VerificationCache::Outcome::kHit);
-  EXPECT_EQ(token.user_id, std::string(300, 'u'));
-  EXPECT_EQ(token.username, "name-" + std::string(300, 'u'));
+  EXPECT_EQ(token.user_id, std::string(200, 'u'));
+  EXPECT_EQ(token.username, "name-" + std::string(200, 'u'));
   EXPECT_EQ(token.token_id, "k1");
+  // Beyond what the intern table stores: not cached at all.
+  cache_.Put(Hash(2), Credential("t1", "k2", std::string(300, 'u')), cache_.BeginFill());
+  EXPECT_EQ(cache_.Find(Hash(2), token), VerificationCache::Outcome::kMiss);
+}
+
+TEST_F(VerificationCacheTest, ARenamedUserIsInvalidatedWhicheverNameWasCached) {
+  // Two fills of one user under two usernames (the rename raced with verifications): the
+  // invalidation must reach both records.
+  CachedCredential old_name = Credential("t1", "k1", "u1");
+  CachedCredential new_name = Credential("t1", "k2", "u1");
+  new_name.principal.username = "renamed";
+  cache_.Put(Hash(1), old_name, cache_.BeginFill());
+  cache_.Put(Hash(2), new_name, cache_.BeginFill());
+  EXPECT_EQ(cache_.Get(Hash(1)).credential->principal.username, "name-u1");
+  EXPECT_EQ(cache_.Get(Hash(2)).credential->principal.username, "renamed");
+  cache_.InvalidateUser("t1", "u1");
+  EXPECT_EQ(cache_.Get(Hash(1)).outcome, VerificationCache::Outcome::kMiss);
+  EXPECT_EQ(cache_.Get(Hash(2)).outcome, VerificationCache::Outcome::kMiss);
 }
 
 TEST_F(VerificationCacheTest, TokenIdsLongerThanRealIdsAreNotCached) {
@@ -257,7 +275,7 @@ TEST_F(VerificationCacheTest, IndexesAgreeWithAModelUnderChurn) {
 }
 
 TEST_F(VerificationCacheTest, AFullInternTableStartsOverInsteadOfGrowing) {
-  // 256 entries at most, so at most 1280 interned strings; every token has its own user.
+  // 256 entries at most, so at most 1024 interned records; every token has its own user.
   VerificationCache small(clock_, {256, core::seconds{5}});
   for (int i = 0; i < 3000; ++i) {
     small.Put(Hash(i), Credential("t1", std::to_string(i)), small.BeginFill());
