@@ -62,7 +62,9 @@ test('PostgreSQL stopped: verification answers 503, never 204; writes answer 503
   sum.tally('fail-closed');
   const del = await verify(deletedTok.token);
   assert.ok([401, 503].includes(del.status), `revoked token: ${del.status}`);
-  // The cached token: 204 is allowed only within the cache TTL (5 s); then 503.
+  // The cached token: the notifier's listening connection breaks with the database and drops
+  // the whole cache at once, so 204 is allowed only for the moment that takes (1 s bound,
+  // generous for an ASan build); then 503.
   let cachedStatuses = [];
   let firstRefusalMs = null;
   while (Date.now() - down < 9000) {
@@ -70,7 +72,7 @@ test('PostgreSQL stopped: verification answers 503, never 204; writes answer 503
     const s = (await verify(cached.token)).status;
     cachedStatuses.push(s);
     assert.ok(s === 204 || s === 503, `cached token: ${s}`);
-    if (s === 204) assert.ok(Date.now() - down < 6500, `a cached token verified ${Date.now() - down} ms after the database went down`);
+    if (s === 204) assert.ok(Date.now() - down < 1000, `a cached token verified ${Date.now() - down} ms after the database went down`);
     if (s === 503 && firstRefusalMs === null) firstRefusalMs = Date.now() - down;
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -120,7 +120,16 @@ bool PgNotifier::SleepUnlessStopped(std::chrono::milliseconds delay) {
 void PgNotifier::Run() {
   for (;;) {
     Listen();
+    {
+      std::lock_guard lock(mutex_);
+      if (stop_) return;
+    }
     connected_ = false;
+    // From now on announcements are lost. Drop everything at once rather than at the
+    // reconnect: when the database itself went away, cached verifications must not outlive it
+    // (fail closed, DESIGN.md §1 rule 5); refills then go to the store and get 503 while it is
+    // down.
+    callback_(Invalidation{Invalidation::Kind::kAll, "", ""});
     if (conn_ != nullptr) {
       PQfinish(conn_);
       conn_ = nullptr;
