@@ -137,6 +137,7 @@ core::Result<ConsoleSession> AuthService::Login(const LoginInput& input,
   core::AuditEvent event =
       MakeAuditEvent(&session.principal, user.tenant_id, "auth.login", "user", user.id, ctx, now,
                      {{"channel", "console"},
+                      {"username", user.username},
                       {"department_id", membership.department_id},
                       {"user_type_id", membership.user_type_id}});
   if (auto written = store_.AppendAudit(event); !written) {
