@@ -32,8 +32,7 @@ std::string Id(const Request& request) { return std::string(request.PathParam("i
 
 // --- Departments ---------------------------------------------------------------------------
 
-tl::expected<service::DepartmentInput, Response> ReadDepartment(const Request& request,
-                                                                bool create) {
+tl::expected<service::DepartmentInput, Response> ReadDepartment(const Request& request) {
   std::optional<Response> error;
   auto body = ReadJsonBody(request, error);
   if (!body) return tl::unexpected(std::move(*error));
@@ -42,11 +41,7 @@ tl::expected<service::DepartmentInput, Response> ReadDepartment(const Request& r
   input.name = reader.String("name");
   input.parent_id = reader.String("parent_id");
   if (auto ok = reader.Finish(); !ok) return tl::unexpected(ErrorResponse(request, ok.error()));
-  if (create) {
-    if (auto ok = RequireFields(reader, {"name", "parent_id"}); !ok) {
-      return tl::unexpected(ErrorResponse(request, ok.error()));
-    }
-  }
+  // Required fields are checked by the service, after the caller's permission.
   return input;
 }
 
@@ -65,7 +60,7 @@ Response CreateDepartment(const Env& env, Request& request) {
   TOKEND_AUTHENTICATE(caller);
   auto ok = NoQueryParams(request);
   TOKEND_RETURN_IF_ERROR(ok);
-  auto input = ReadDepartment(request, true);
+  auto input = ReadDepartment(request);
   if (!input) return std::move(input.error());
   auto created =
       env.services().directory.CreateDepartment(caller->principal, *input, env.Context(request));
@@ -86,7 +81,7 @@ Response UpdateDepartment(const Env& env, Request& request) {
   TOKEND_AUTHENTICATE(caller);
   auto ok = NoQueryParams(request);
   TOKEND_RETURN_IF_ERROR(ok);
-  auto input = ReadDepartment(request, false);
+  auto input = ReadDepartment(request);
   if (!input) return std::move(input.error());
   auto updated = env.services().directory.UpdateDepartment(caller->principal, Id(request), *input,
                                                            env.Context(request));
@@ -116,9 +111,7 @@ tl::expected<service::UserTypeInput, Response> ReadUserType(const Request& reque
   input.permissions = reader.StringArray("permissions");
   if (auto ok = reader.Finish(); !ok) return tl::unexpected(ErrorResponse(request, ok.error()));
   if (create) {
-    if (auto ok = RequireFields(reader, {"name"}); !ok) {
-      return tl::unexpected(ErrorResponse(request, ok.error()));
-    }
+    // Required fields are checked by the service after the caller's permission.
     if (!input.permissions) input.permissions.emplace();
   }
   return input;
@@ -208,7 +201,7 @@ std::optional<std::vector<core::Membership>> ReadMemberships(ObjectReader& reade
   return out;
 }
 
-tl::expected<service::UserInput, Response> ReadUser(const Request& request, bool create) {
+tl::expected<service::UserInput, Response> ReadUser(const Request& request) {
   std::optional<Response> error;
   auto body = ReadJsonBody(request, error);
   if (!body) return tl::unexpected(std::move(*error));
@@ -222,11 +215,7 @@ tl::expected<service::UserInput, Response> ReadUser(const Request& request, bool
   input.active = reader.Bool("active");
   input.memberships = ReadMemberships(reader);
   if (auto ok = reader.Finish(); !ok) return tl::unexpected(ErrorResponse(request, ok.error()));
-  if (create) {
-    if (auto ok = RequireFields(reader, {"username", "email", "password", "memberships"}); !ok) {
-      return tl::unexpected(ErrorResponse(request, ok.error()));
-    }
-  }
+  // Required fields are checked by the service, after the caller's permission.
   return input;
 }
 
@@ -263,7 +252,7 @@ Response CreateUser(const Env& env, Request& request) {
   TOKEND_AUTHENTICATE(caller);
   auto ok = NoQueryParams(request);
   TOKEND_RETURN_IF_ERROR(ok);
-  auto input = ReadUser(request, true);
+  auto input = ReadUser(request);
   if (!input) return std::move(input.error());
   auto created =
       env.services().directory.CreateUser(caller->principal, *input, env.Context(request));
@@ -284,7 +273,7 @@ Response UpdateUser(const Env& env, Request& request) {
   TOKEND_AUTHENTICATE(caller);
   auto ok = NoQueryParams(request);
   TOKEND_RETURN_IF_ERROR(ok);
-  auto input = ReadUser(request, false);
+  auto input = ReadUser(request);
   if (!input) return std::move(input.error());
   auto updated = env.services().directory.UpdateUser(caller->principal, Id(request), *input,
                                                      env.Context(request));

@@ -234,6 +234,18 @@ TEST_F(HandlersTest, LackingPermissionIsInsufficientScope) {
   EXPECT_THAT(std::string(refused.Get("WWW-Authenticate")), HasSubstr("insufficient_scope"));
 }
 
+TEST_F(HandlersTest, PermissionIsCheckedBeforeTheBody) {
+  // Authorise first: a caller without the write permission learns nothing about which
+  // fields a create needs.
+  std::string member = MemberToken();
+  json::value empty = json::object{};
+  for (const char* target : {"/api/v1/tokens", "/api/v1/users", "/api/v1/departments",
+                             "/api/v1/user-types"}) {
+    Response refused = Bearer(member, "POST", target, &empty);
+    ExpectProblem(refused, 403);
+  }
+}
+
 // --- API tokens -------------------------------------------------------------------------
 
 TEST_F(HandlersTest, CreatedTokenHasTheDocumentedShapeAndWorks) {
@@ -658,6 +670,7 @@ TEST_F(HandlersTest, SecretsNeverReachTheLog) {
   Session session = ConsoleLogin();
   Call("GET", "/api/v1/me", "", {{"Cookie", session.cookie}});
 
+  env_->FlushAccessLog();  // the access log is written by a background thread
   spdlog::set_default_logger(previous);
   std::string text = log.str();
   EXPECT_THAT(text, HasSubstr("path=/api/v1/tokens/[redacted]"));
