@@ -88,6 +88,41 @@ int Main(int argc, char** argv) {
                                 "Admin password (default: random, printed once)");
   tenant_create_cmd->callback(
       [&] { run = [&] { return RunTenantCreate(store_config, tenant_create); }; });
+  TenantSettingsOptions tenant_settings;
+  auto* tenant_settings_cmd = tenant_cmd->add_subcommand(
+      "settings", "Show a tenant's settings, changing those given (new tokens and sessions)");
+  tenant_settings_cmd->add_option("name", tenant_settings.name, "Tenant name")
+      ->capture_default_str();
+  tenant_settings_cmd
+      ->add_option("--api-token-reveal", tenant_settings.api_token_reveal,
+                   "on: administrators can reveal API tokens again; off: show once")
+      ->check(CLI::IsMember({"on", "off"}));
+  tenant_settings_cmd
+      ->add_option("--api-token-max-days", tenant_settings.api_token_max_days,
+                   "Longest API token lifetime accepted")
+      ->check(CLI::Range(1, 3650));
+  tenant_settings_cmd
+      ->add_option("--api-token-default-days", tenant_settings.api_token_default_days,
+                   "Expiry the console and CLI pre-fill")
+      ->check(CLI::Range(1, 3650));
+  tenant_settings_cmd
+      ->add_option("--mobile-idle-days", tenant_settings.mobile_idle_days,
+                   "Mobile tokens expire after this many days without activity")
+      ->check(CLI::Range(1, 3650));
+  tenant_settings_cmd
+      ->add_option("--mobile-max-days", tenant_settings.mobile_max_days,
+                   "Mobile tokens never live longer than this after sign-in")
+      ->check(CLI::Range(1, 3650));
+  tenant_settings_cmd
+      ->add_option("--console-idle-minutes", tenant_settings.console_idle_minutes,
+                   "Console sessions end after this idle time")
+      ->check(CLI::Range(1, 1440));
+  tenant_settings_cmd
+      ->add_option("--console-max-hours", tenant_settings.console_max_hours,
+                   "Console sessions end after this time in all")
+      ->check(CLI::Range(1, 24));
+  tenant_settings_cmd->callback(
+      [&] { run = [&] { return RunTenantSettings(store_config, tenant_settings); }; });
   auto* tenant_list_cmd = tenant_cmd->add_subcommand("list", "List tenants");
   tenant_list_cmd->callback([&] { run = [&] { return RunTenantList(store_config); }; });
 

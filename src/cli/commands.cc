@@ -145,6 +145,58 @@ int RunTenantList(const StoreConfig& store_config) {
   return kExitOk;
 }
 
+int RunTenantSettings(const StoreConfig& store_config, const TenantSettingsOptions& options) {
+  auto runtime = OpenRuntime(store_config);
+  if (!runtime) return ReportError(runtime.error());
+  store::Store& store = *(*runtime)->store;
+  auto tenant = ResolveTenant(store, options.name);
+  if (!tenant) return ReportError(tenant.error());
+  core::TenantSettings settings = tenant->tenant.settings;
+  const bool changing = options.api_token_reveal || options.api_token_max_days ||
+                        options.api_token_default_days || options.mobile_idle_days ||
+                        options.mobile_max_days || options.console_idle_minutes ||
+                        options.console_max_hours;
+  if (options.api_token_reveal) settings.api_token_reveal = *options.api_token_reveal == "on";
+  if (options.api_token_max_days)
+    settings.api_token_max_lifetime_days = *options.api_token_max_days;
+  if (options.api_token_default_days) {
+    settings.api_token_default_lifetime_days = *options.api_token_default_days;
+  }
+  if (options.mobile_idle_days)
+    settings.mobile_idle_timeout = core::days{*options.mobile_idle_days};
+  if (options.mobile_max_days) settings.mobile_max_lifetime = core::days{*options.mobile_max_days};
+  if (options.console_idle_minutes) {
+    settings.console_idle_timeout = core::minutes{*options.console_idle_minutes};
+  }
+  if (options.console_max_hours) {
+    settings.console_max_lifetime = core::hours{*options.console_max_hours};
+  }
+  if (changing) {
+    if (auto fields = core::CheckTenantSettings(settings); !fields.empty()) {
+      return ReportError(core::ValidationFailed("invalid tenant settings", std::move(fields)));
+    }
+    if (auto updated = store.UpdateTenantSettings(tenant->tenant.id, settings); !updated) {
+      return ReportError(updated.error());
+    }
+  }
+  const auto in_days = [](core::seconds s) {
+    return std::chrono::duration_cast<core::days>(s).count();
+  };
+  std::cout << "tenant: " << tenant->tenant.name << "\n"
+            << "api_token_reveal: " << (settings.api_token_reveal ? "on" : "off") << "\n"
+            << "api_token_max_days: " << settings.api_token_max_lifetime_days << "\n"
+            << "api_token_default_days: " << settings.api_token_default_lifetime_days << "\n"
+            << "mobile_idle_days: " << in_days(settings.mobile_idle_timeout) << "\n"
+            << "mobile_max_days: " << in_days(settings.mobile_max_lifetime) << "\n"
+            << "console_idle_minutes: "
+            << std::chrono::duration_cast<core::minutes>(settings.console_idle_timeout).count()
+            << "\n"
+            << "console_max_hours: "
+            << std::chrono::duration_cast<core::hours>(settings.console_max_lifetime).count()
+            << "\n";
+  return kExitOk;
+}
+
 int RunUserAdd(const StoreConfig& store_config, const UserAddOptions& options) {
   std::string password;
   if (options.password_stdin) {

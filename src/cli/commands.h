@@ -2,6 +2,7 @@
 // errors to stderr as "tokend: <message>".
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,19 @@ struct TenantCreateOptions {
 };
 int RunTenantCreate(const StoreConfig& store_config, const TenantCreateOptions& options);
 int RunTenantList(const StoreConfig& store_config);
+
+// Shows a tenant's settings, changing those given first.
+struct TenantSettingsOptions {
+  std::string name = "default";
+  std::optional<std::string> api_token_reveal;  // "on" / "off"
+  std::optional<int> api_token_max_days;
+  std::optional<int> api_token_default_days;
+  std::optional<int> mobile_idle_days;
+  std::optional<int> mobile_max_days;
+  std::optional<int> console_idle_minutes;
+  std::optional<int> console_max_hours;
+};
+int RunTenantSettings(const StoreConfig& store_config, const TenantSettingsOptions& options);
 
 struct UserAddOptions {
   std::string tenant = "default";

@@ -264,4 +264,35 @@ std::string CheckDeviceName(std::string_view name) {
                    {.min_chars = 0, .max_chars = 100, .allow_newline = false, .allow_blank = true});
 }
 
+std::vector<FieldError> CheckTenantSettings(const TenantSettings& settings) {
+  std::vector<FieldError> fields;
+  // Ten years: beyond it an "expiring" token is a permanent one in all but name.
+  if (settings.api_token_max_lifetime_days < 1 || settings.api_token_max_lifetime_days > 3650) {
+    fields.push_back({"api_token_max_lifetime_days", "must be 1 to 3650 days"});
+  }
+  if (settings.api_token_default_lifetime_days < 1 ||
+      settings.api_token_default_lifetime_days > settings.api_token_max_lifetime_days) {
+    fields.push_back({"api_token_default_lifetime_days",
+                      "must be at least 1 day and at most the maximum lifetime"});
+  }
+  if (settings.mobile_idle_timeout < minutes{5} ||
+      settings.mobile_idle_timeout > settings.mobile_max_lifetime) {
+    fields.push_back({"mobile_idle_timeout",
+                      "must be at least 5 minutes and at most the mobile maximum lifetime"});
+  }
+  if (settings.mobile_max_lifetime > days{3650}) {
+    fields.push_back({"mobile_max_lifetime", "must be at most 3650 days"});
+  }
+  if (settings.console_idle_timeout < minutes{1} ||
+      settings.console_idle_timeout > settings.console_max_lifetime) {
+    fields.push_back({"console_idle_timeout",
+                      "must be at least 1 minute and at most the console maximum lifetime"});
+  }
+  // A console session is a bearer of every administrator permission: a day at most.
+  if (settings.console_max_lifetime > hours{24}) {
+    fields.push_back({"console_max_lifetime", "must be at most 24 hours"});
+  }
+  return fields;
+}
+
 }  // namespace tokend::core

@@ -75,4 +75,8 @@ std::string CheckPassword(std::string_view password);  // 8..1024 bytes
 std::string CheckEntityName(std::string_view name);    // departments, user types: 1..100
 std::string CheckDeviceName(std::string_view name);    // 0..100, no control chars
 
+// Whether an operator may choose these tenant settings: one FieldError per bad setting, named
+// after the TenantSettings member ("api_token_max_lifetime_days", ...). Empty when valid.
+std::vector<FieldError> CheckTenantSettings(const TenantSettings& settings);
+
 }  // namespace tokend::core

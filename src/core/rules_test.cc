@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "core/time_format.h"
 
 namespace tokend::core {
@@ -379,6 +381,39 @@ TEST(FieldChecksTest, Password) {
             {"", false},
             {"1234567", false},
             {std::string(1025, 'p'), false}});
+}
+
+TEST(TenantSettingsTest, DefaultsAreValid) { EXPECT_TRUE(CheckTenantSettings({}).empty()); }
+
+TEST(TenantSettingsTest, EachOutOfRangeSettingIsNamed) {
+  struct Case {
+    const char* field;
+    void (*change)(TenantSettings&);
+  };
+  const Case cases[] = {
+      {"api_token_max_lifetime_days", [](TenantSettings& s) { s.api_token_max_lifetime_days = 0; }},
+      {"api_token_max_lifetime_days",
+       [](TenantSettings& s) { s.api_token_max_lifetime_days = 3651; }},
+      {"api_token_default_lifetime_days",
+       [](TenantSettings& s) { s.api_token_default_lifetime_days = 366; }},
+      {"mobile_idle_timeout", [](TenantSettings& s) { s.mobile_idle_timeout = days{181}; }},
+      {"mobile_max_lifetime",
+       [](TenantSettings& s) {
+         s.mobile_max_lifetime = days{4000};
+         s.mobile_idle_timeout = days{30};
+       }},
+      {"console_idle_timeout", [](TenantSettings& s) { s.console_idle_timeout = seconds{10}; }},
+      {"console_max_lifetime", [](TenantSettings& s) { s.console_max_lifetime = hours{25}; }},
+  };
+  for (const Case& c : cases) {
+    TenantSettings settings;
+    c.change(settings);
+    auto fields = CheckTenantSettings(settings);
+    ASSERT_FALSE(fields.empty()) << c.field;
+    EXPECT_TRUE(std::any_of(fields.begin(), fields.end(),
+                            [&](const FieldError& f) { return f.field == c.field; }))
+        << c.field << " not named; first: " << fields[0].field;
+  }
 }
 
 }  // namespace

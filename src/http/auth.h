@@ -16,6 +16,7 @@
 #include "core/model.h"
 #include "http/env.h"
 #include "http/message.h"
+#include "service/verification_cache.h"
 
 namespace tokend::http {
 
@@ -56,6 +57,12 @@ tl::expected<Caller, Response> Authenticate(const Env& env, const Request& reque
 // /metrics; kUnauthenticated for any bad token.
 core::Result<core::Principal> VerifyBearer(const Env& env, const Request& request,
                                            std::string_view token);
+
+// VerifyBearer without building a Principal: on a verification-cache hit nothing is allocated
+// (`out` holds views into itself). For the hot paths that only read ids: /auth/verify and
+// introspection. `out` is set only when the result is a value.
+core::Result<void> VerifyBearerInto(const Env& env, const Request& request, std::string_view token,
+                                    service::VerifiedToken& out);
 
 // The 401 answers. `invalid_token` adds error="invalid_token".
 Response Unauthorized(bool invalid_token);

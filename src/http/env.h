@@ -3,8 +3,10 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 
+#include "http/display_cache.h"
 #include "http/message.h"
 #include "http/metrics.h"
 #include "http/router.h"
@@ -13,6 +15,8 @@
 
 namespace tokend::http {
 
+class AccessLog;  // env.cc
+
 class Env {
  public:
   Env(ServerOptions options, Services services);
@@ -20,6 +24,7 @@ class Env {
   const ServerOptions& options() const { return options_; }
   const Services& services() const { return services_; }
   Metrics& metrics() const { return metrics_; }
+  DisplayCache& display_cache() const { return display_cache_; }
   const Router& router() const { return router_; }
   // Adds a route beside the built-in ones (tests; later extensions). Not thread-safe: only
   // before the server starts.
@@ -41,6 +46,9 @@ class Env {
   // oversized header or body): a problem response with the standard headers, counted and
   // logged like any other.
   Response Reject(Request& request, int status, std::string_view detail) const;
+  // Waits (at most 2 s) until every access-log line of the requests answered so far has been
+  // written (the access log is asynchronous). For tests and shutdown.
+  void FlushAccessLog() const;
 
  private:
   // Standard headers, metrics and the access log.
@@ -50,14 +58,17 @@ class Env {
   ServerOptions options_;
   Services services_;
   mutable Metrics metrics_;
+  mutable DisplayCache display_cache_;
   Router router_;
+  std::shared_ptr<AccessLog> access_log_;  // asynchronous; see env.cc
 };
 
 // Adds the headers every response carries (CSP, nosniff, no-referrer, DENY framing;
 // Cache-Control: no-store under /api, /oauth2 and /auth; X-Request-Id).
 void AddStandardHeaders(const Request& request, Response& response);
 
-// A fresh random request id (never taken from the client).
+// A fresh request id, 16 base62 characters, unique within the process and never taken from the
+// client. Thread-safe.
 std::string NewRequestId();
 
 }  // namespace tokend::http

@@ -59,7 +59,8 @@ core::Result<void> RequireFields(const ObjectReader& reader,
     bool empty_string = value != nullptr && value->is_string() && value->get_string().empty();
     if (value == nullptr || value->is_null() || empty_string) {
       missing.push_back({reader.FieldName(name), "is required"});
-      message += " " + reader.FieldName(name);
+      message += ' ';
+      message += reader.FieldName(name);
     }
   }
   if (missing.empty()) return core::Ok();

@@ -19,41 +19,73 @@ namespace {
 
 namespace json = boost::json;
 
+// The caller's user, department and user type as JSON fragments, from the display cache or
+// the store.
+core::Result<DisplayFragments> LoadDisplayFragments(const Env& env, const core::Principal& p) {
+  std::string key;
+  key.reserve(p.tenant_id.size() + p.user_id.size() + p.department_id.size() +
+              p.user_type_id.size() + 3);
+  for (const std::string* part : {&p.tenant_id, &p.user_id, &p.department_id, &p.user_type_id}) {
+    key += *part;
+    key += '\n';  // ids never contain a line break
+  }
+  if (auto cached = env.display_cache().Get(key)) return std::move(*cached);
+
+  // The caller's own records: no permission is needed to see oneself.
+  store::Store& store = env.services().store;
+  auto user = store.GetUser(p.tenant_id, p.user_id);
+  if (!user) return tl::unexpected(user.error());
+  auto departments = store.ListDepartments(p.tenant_id);
+  if (!departments) return tl::unexpected(departments.error());
+  auto user_type = store.GetUserType(p.tenant_id, p.user_type_id);
+  if (!user_type) return tl::unexpected(user_type.error());
+  json::value department = nullptr;
+  for (const core::Department& d : *departments) {
+    if (d.id == p.department_id) department = json::object{{"id", d.id}, {"name", d.name}};
+  }
+  DisplayFragments fragments{
+      json::serialize(json::object{{"id", user->id},
+                                   {"username", user->username},
+                                   {"email", user->email},
+                                   {"display_name", user->display_name}}),
+      json::serialize(department),
+      json::serialize(json::object{{"id", user_type->id}, {"name", user_type->name}})};
+  env.display_cache().Put(key, fragments);
+  return fragments;
+}
+
 Response Me(const Env& env, Request& request) {
   auto caller = Authenticate(env, request, Credentials::kBearerOrSession);
   if (!caller) return std::move(caller.error());
   if (auto ok = NoQueryParams(request); !ok) return ErrorResponse(request, ok.error());
   const core::Principal& p = caller->principal;
-  store::Store& store = env.services().store;
-
-  // The caller's own records: no permission is needed to see oneself.
-  auto user = store.GetUser(p.tenant_id, p.user_id);
-  if (!user) return ErrorResponse(request, user.error());
-  auto departments = store.ListDepartments(p.tenant_id);
-  if (!departments) return ErrorResponse(request, departments.error());
-  auto user_type = store.GetUserType(p.tenant_id, p.user_type_id);
-  if (!user_type) return ErrorResponse(request, user_type.error());
-  json::value department = nullptr;
-  for (const core::Department& d : *departments) {
-    if (d.id == p.department_id) department = json::object{{"id", d.id}, {"name", d.name}};
-  }
+  auto fragments = LoadDisplayFragments(env, p);
+  if (!fragments) return ErrorResponse(request, fragments.error());
   json::value token = nullptr;
   if (p.token) {
     token = json::object{{"id", p.token->id},
                          {"kind", core::TokenKindName(p.token->kind)},
                          {"expires_at", TimeJson(p.token->expires_at)}};
   }
-  return JsonResponse(
-      200,
-      json::object{{"tenant_id", p.tenant_id},
-                   {"user", json::object{{"id", user->id},
-                                         {"username", user->username},
-                                         {"email", user->email},
-                                         {"display_name", user->display_name}}},
-                   {"department", std::move(department)},
-                   {"user_type", json::object{{"id", user_type->id}, {"name", user_type->name}}},
-                   {"permissions", PermissionsJson(p.permissions)},
-                   {"token", std::move(token)}});
+  // The same document as a json::object would give, with the cached parts pasted in.
+  Response response;
+  response.Set("Content-Type", "application/json");
+  std::string& out = response.body;
+  out.reserve(768);
+  out += R"({"tenant_id":)";
+  out += json::serialize(json::value(p.tenant_id));
+  out += R"(,"user":)";
+  out += fragments->user;
+  out += R"(,"department":)";
+  out += fragments->department;
+  out += R"(,"user_type":)";
+  out += fragments->user_type;
+  out += R"(,"permissions":)";
+  out += json::serialize(PermissionsJson(p.permissions));
+  out += R"(,"token":)";
+  out += json::serialize(token);
+  out += '}';
+  return response;
 }
 
 bool IsFormContentType(std::string_view content_type) {
@@ -102,10 +134,60 @@ tl::expected<std::string, Response> ReadIntrospectedToken(const Request& request
       415, "The request body must be application/x-www-form-urlencoded or application/json."));
 }
 
+// Appends `text` as a JSON string (quotes and escapes included).
+void AppendJsonString(std::string& out, std::string_view text) {
+  out += '"';
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          constexpr std::string_view kHex = "0123456789abcdef";
+          out += "\\u00";
+          out += kHex[(c >> 4) & 0xf];
+          out += kHex[c & 0xf];
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+Response InactiveToken() {
+  Response response;
+  response.Set("Content-Type", "application/json");
+  response.body = R"({"active":false})";
+  return response;
+}
+
 Response Introspect(const Env& env, Request& request) {
-  auto caller = Authenticate(env, request, Credentials::kBearer);
-  if (!caller) return std::move(caller.error());
-  if (!caller->principal.permissions.Has(core::Permission::kIntrospect)) {
+  // The caller: a bearer token with the introspect permission. Checked through the
+  // allocation-free path like the presented token; only the permission and tenant are needed.
+  BearerToken bearer = ParseBearer(request);
+  service::VerifiedToken caller;
+  switch (bearer.kind) {
+    case BearerToken::Kind::kDuplicate:
+      return Problem(400, "Only one Authorization header is allowed.");
+    case BearerToken::Kind::kAbsent:
+    case BearerToken::Kind::kOther:
+      return Unauthorized(false);
+    case BearerToken::Kind::kMalformed:
+      env.metrics().RecordVerification(VerificationOutcome::kInvalid);
+      return Unauthorized(true);
+    case BearerToken::Kind::kPresent:
+      if (auto ok = VerifyBearerInto(env, request, bearer.token, caller); !ok) {
+        if (ok.error().code == core::ErrorCode::kUnauthenticated) return Unauthorized(true);
+        return ErrorResponse(request, ok.error());
+      }
+      break;
+  }
+  if (!caller.permissions.Has(core::Permission::kIntrospect)) {
     env.metrics().RecordVerification(VerificationOutcome::kInsufficientScope);
     return InsufficientScope("introspect");
   }
@@ -113,28 +195,40 @@ Response Introspect(const Env& env, Request& request) {
   auto presented = ReadIntrospectedToken(request);
   if (!presented) return std::move(presented.error());
 
-  auto principal = VerifyBearer(env, request, *presented);
-  if (!principal) {
-    if (principal.error().code != core::ErrorCode::kUnauthenticated) {
-      return ErrorResponse(request, principal.error());  // fail closed: 503, never "active"
+  service::VerifiedToken token;
+  if (auto ok = VerifyBearerInto(env, request, *presented, token); !ok) {
+    if (ok.error().code != core::ErrorCode::kUnauthenticated) {
+      return ErrorResponse(request, ok.error());  // fail closed: 503, never "active"
     }
-    return JsonResponse(200, json::object{{"active", false}});
+    return InactiveToken();
   }
-  const core::Principal& p = *principal;
   // Another tenant's token is none of this caller's business: it is inactive to them.
-  if (p.tenant_id != caller->principal.tenant_id || !p.token) {
-    return JsonResponse(200, json::object{{"active", false}});
-  }
-  return JsonResponse(200, json::object{{"active", true},
-                                        {"token_type", "Bearer"},
-                                        {"sub", p.user_id},
-                                        {"username", p.username},
-                                        {"exp", core::ToUnixSeconds(p.token->expires_at)},
-                                        {"iat", core::ToUnixSeconds(p.token->issued_at)},
-                                        {"scope", p.permissions.ToScopeString()},
-                                        {"tenant_id", p.tenant_id},
-                                        {"department_id", p.department_id},
-                                        {"user_type_id", p.user_type_id}});
+  if (token.tenant_id != caller.tenant_id) return InactiveToken();
+  // Written directly rather than through Boost.JSON: building and serialising the object cost
+  // more than the whole cached verification (docs/performance.md). Field order and types are
+  // those of RFC 7662 plus DESIGN.md's extensions.
+  Response response;
+  response.Set("Content-Type", "application/json");
+  std::string& out = response.body;
+  out.reserve(512);
+  out += R"({"active":true,"token_type":"Bearer","sub":)";
+  AppendJsonString(out, token.user_id);
+  out += R"(,"username":)";
+  AppendJsonString(out, token.username);
+  out += R"(,"exp":)";
+  out += std::to_string(core::ToUnixSeconds(token.expires_at));
+  out += R"(,"iat":)";
+  out += std::to_string(core::ToUnixSeconds(token.issued_at));
+  out += R"(,"scope":)";
+  AppendJsonString(out, token.permissions.ToScopeString());
+  out += R"(,"tenant_id":)";
+  AppendJsonString(out, token.tenant_id);
+  out += R"(,"department_id":)";
+  AppendJsonString(out, token.department_id);
+  out += R"(,"user_type_id":)";
+  AppendJsonString(out, token.user_type_id);
+  out += '}';
+  return response;
 }
 
 // The nginx auth_request endpoint: the hot path. Headers only, no JSON on success.
@@ -162,19 +256,18 @@ Response Verify(const Env& env, Request& request) {
     case BearerToken::Kind::kPresent:
       break;
   }
-  auto principal = VerifyBearer(env, request, bearer.token);
-  if (!principal) {
-    if (principal.error().code == core::ErrorCode::kUnauthenticated) return Unauthorized(true);
-    return ErrorResponse(request, principal.error());
+  service::VerifiedToken p;
+  if (auto ok = VerifyBearerInto(env, request, bearer.token, p); !ok) {
+    if (ok.error().code == core::ErrorCode::kUnauthenticated) return Unauthorized(true);
+    return ErrorResponse(request, ok.error());
   }
-  const core::Principal& p = *principal;
   if (required && !p.permissions.Has(*required)) {
     env.metrics().RecordVerification(VerificationOutcome::kInsufficientScope);
     return InsufficientScope(core::PermissionName(*required));
   }
   Response response;
   response.status = 204;
-  response.headers.reserve(12);
+  response.headers.reserve(12);  // these six and the standard headers (env.cc)
   response.Add("X-Auth-Tenant-Id", p.tenant_id);
   response.Add("X-Auth-User-Id", p.user_id);
   response.Add("X-Auth-Username", p.username);

@@ -239,8 +239,8 @@ TEST_F(HandlersTest, PermissionIsCheckedBeforeTheBody) {
   // fields a create needs.
   std::string member = MemberToken();
   json::value empty = json::object{};
-  for (const char* target : {"/api/v1/tokens", "/api/v1/users", "/api/v1/departments",
-                             "/api/v1/user-types"}) {
+  for (const char* target :
+       {"/api/v1/tokens", "/api/v1/users", "/api/v1/departments", "/api/v1/user-types"}) {
     Response refused = Bearer(member, "POST", target, &empty);
     ExpectProblem(refused, 403);
   }
@@ -680,6 +680,26 @@ TEST_F(HandlersTest, SecretsNeverReachTheLog) {
         std::string(kAdminPassword)}) {
     EXPECT_THAT(text, Not(HasSubstr(s)));
   }
+}
+
+TEST_F(HandlersTest, MeShowsADirectoryChangeAtOnceDespiteItsCache) {
+  json::object before = Json(Bearer(admin_token_, "GET", "/api/v1/me")).as_object();
+  std::string user_id(before.at("user").at("id").as_string());
+  std::string type_id(before.at("user_type").at("id").as_string());
+  json::value rename = json::object{{"display_name", "Renamed Admin"}};
+  ASSERT_EQ(Bearer(admin_token_, "PATCH", "/api/v1/users/" + user_id, &rename).status, 200);
+  json::object after = Json(Bearer(admin_token_, "GET", "/api/v1/me")).as_object();
+  EXPECT_EQ(after.at("user").at("display_name"), "Renamed Admin");
+  json::value retype = json::object{{"name", "Chief"}};
+  ASSERT_EQ(Bearer(admin_token_, "PATCH", "/api/v1/user-types/" + type_id, &retype).status, 200);
+  after = Json(Bearer(admin_token_, "GET", "/api/v1/me")).as_object();
+  EXPECT_EQ(after.at("user_type").at("name"), "Chief");
+  // The document keeps DESIGN.md's shape.
+  for (const char* field :
+       {"tenant_id", "user", "department", "user_type", "permissions", "token"}) {
+    EXPECT_TRUE(after.contains(field)) << field;
+  }
+  EXPECT_EQ(after.size(), 6u);
 }
 
 TEST_F(HandlersTest, LoginRefusesAForeignOrigin) {

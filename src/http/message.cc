@@ -109,7 +109,7 @@ core::Result<void> ParseTarget(std::string_view target, Request& request) {
     request.path += segment;
     request.segments.push_back(std::move(segment));
   }
-  if (request.path.empty()) request.path = "/";
+  if (request.path.empty()) request.path.push_back('/');  // not = "/": g++ 12 -Wrestrict at -O3
   // "/a/" keeps its trailing empty segment: routes never match it, the console may.
 
   request.query.clear();

@@ -43,11 +43,34 @@ std::string Escape(std::string_view value) {
 
 }  // namespace
 
+Metrics::Metrics()
+    : instance_([] {
+        static std::atomic<std::uint64_t> next{1};
+        return next.fetch_add(1, std::memory_order_relaxed);
+      }()) {}
+
+Metrics::Shard& Metrics::ThreadShard() {
+  // One entry per thread: a request thread serves one Env, so this hits on every request.
+  struct Cached {
+    std::uint64_t instance = 0;
+    Shard* shard = nullptr;
+  };
+  thread_local Cached cached;
+  if (cached.instance == instance_) return *cached.shard;
+  std::lock_guard lock(shards_mutex_);
+  // A thread that alternates between instances (tests) gets a new shard each time it comes
+  // back; Render sums them all, so nothing is lost.
+  Shard& shard = *shards_.emplace_back(std::make_unique<Shard>());
+  cached = {instance_, &shard};
+  return shard;
+}
+
 void Metrics::RecordRequest(std::string_view route, std::string_view method, int status,
                             double seconds) {
-  std::lock_guard lock(mutex_);
-  ++requests_[{route, MethodLabel(method), status}];
-  Histogram& histogram = durations_[route];
+  Shard& shard = ThreadShard();
+  std::lock_guard lock(shard.mutex);
+  ++shard.requests[{route, MethodLabel(method), status}];
+  Histogram& histogram = shard.durations[route];
   for (std::size_t i = 0; i < kBuckets.size(); ++i) {
     if (seconds <= kBuckets[i]) {
       ++histogram.buckets[i];
@@ -63,9 +86,23 @@ void Metrics::RecordVerification(VerificationOutcome outcome) {
 }
 
 std::string Metrics::Render(store::Store& store, const core::Clock& clock) {
+  std::map<std::tuple<std::string_view, std::string_view, int>, std::uint64_t> requests_;
+  std::map<std::string_view, Histogram> durations_;
+  {
+    std::lock_guard shards_lock(shards_mutex_);
+    for (const auto& shard : shards_) {
+      std::lock_guard lock(shard->mutex);
+      for (const auto& [key, count] : shard->requests) requests_[key] += count;
+      for (const auto& [route, histogram] : shard->durations) {
+        Histogram& total = durations_[route];
+        for (std::size_t i = 0; i < kBuckets.size(); ++i) total.buckets[i] += histogram.buckets[i];
+        total.count += histogram.count;
+        total.sum += histogram.sum;
+      }
+    }
+  }
   std::string out;
   {
-    std::lock_guard lock(mutex_);
     out += "# HELP tokend_http_requests_total HTTP requests by route, method and status.\n";
     out += "# TYPE tokend_http_requests_total counter\n";
     for (const auto& [key, count] : requests_) {

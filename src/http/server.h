@@ -9,6 +9,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "http/message.h"
 #include "service/audit_service.h"
 #include "service/auth_service.h"
 #include "service/directory_service.h"
@@ -36,6 +37,14 @@ struct Services {
   service::DirectoryService& directory;
   service::AuditService& audit;
 };
+
+// The bytes of `response` as an HTTP/1.x answer (status line, headers, framing, body) in
+// `out`, which is cleared first. `version` is 10 or 11 (the request's); `head` leaves the body
+// out but keeps its Content-Length. Headers that set the framing (Content-Length, Connection,
+// Transfer-Encoding) are the session's own and are skipped; a header containing CR, LF or NUL is
+// dropped (and logged) rather than sent.
+void SerializeResponse(const Response& response, unsigned version, bool keep_alive, bool head,
+                       std::string& out);
 
 class Server {
  public:

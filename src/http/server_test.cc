@@ -8,9 +8,14 @@
 
 #include <atomic>
 #include <boost/asio.hpp>
+#include <cctype>
 #include <chrono>
+#include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
+#include "http/env.h"
 #include "http/http_test_fixture.h"
 
 namespace tokend::http {
@@ -158,6 +163,92 @@ TEST_F(ServerTest, StopClosesIdleConnectionsAndRunReturns) {
   boost::system::error_code ec;
   idle.read_some(asio::buffer(buffer), ec);
   EXPECT_TRUE(ec) << "the idle connection should have been closed";
+}
+
+TEST_F(ServerTest, KeepAliveConnectionServesManyRequestsWithFreshIdsAndBodies) {
+  // Buffers and the request object are reused per connection: nothing may leak from one
+  // answer into the next (a longer body followed by a shorter one, headers, ids).
+  tcp::socket socket = Connect();
+  std::string first_id;
+  for (const char* path : {"/api/v1/nothing-here", "/healthz", "/api/v1/nothing-here"}) {
+    std::string raw = std::string("GET ") + path + " HTTP/1.1\r\nHost: t\r\n\r\n";
+    asio::write(socket, asio::buffer(raw));
+    asio::streambuf buffer;
+    asio::read_until(socket, buffer, "\r\n\r\n");
+    std::string head(asio::buffers_begin(buffer.data()), asio::buffers_end(buffer.data()));
+    head.resize(head.find("\r\n\r\n") + 4);
+    buffer.consume(head.size());
+    auto at = head.find("Content-Length: ");
+    ASSERT_NE(at, std::string::npos) << head;
+    std::size_t length = std::stoul(head.substr(at + 16));
+    if (buffer.size() < length)
+      asio::read(socket, buffer, asio::transfer_exactly(length - buffer.size()));
+    EXPECT_EQ(buffer.size(), length) << head;
+    EXPECT_EQ(head.find("Connection: close"), std::string::npos) << head;
+    auto id = head.find("X-Request-Id: ");
+    ASSERT_NE(id, std::string::npos) << head;
+    std::string request_id = head.substr(id + 14, 16);
+    EXPECT_NE(request_id, first_id);
+    first_id = request_id;
+  }
+}
+
+TEST(SerializeResponseTest, FramesBodyAndConnection) {
+  Response response;
+  response.status = 200;
+  response.Set("Content-Type", "application/json");
+  response.body = R"({"a":1})";
+  std::string out;
+  SerializeResponse(response, 11, true, false, out);
+  EXPECT_EQ(out,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n"
+            R"({"a":1})");
+  SerializeResponse(response, 11, false, true, out);  // HEAD, closing: no body
+  EXPECT_EQ(out,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 7\r\n"
+            "Connection: close\r\n\r\n");
+  SerializeResponse(response, 10, true, false, out);
+  EXPECT_THAT(out, ::testing::StartsWith("HTTP/1.0 200 OK\r\n"));
+  EXPECT_THAT(out, HasSubstr("Connection: keep-alive\r\n"));
+}
+
+TEST(SerializeResponseTest, NoContentHasNoLengthAndHandlerFramingHeadersAreIgnored) {
+  Response response;
+  response.status = 204;
+  response.Add("X-Auth-User-Id", "u1");
+  response.Add("Content-Length", "99");
+  response.Add("Connection", "upgrade");
+  std::string out;
+  SerializeResponse(response, 11, true, false, out);
+  EXPECT_EQ(out, "HTTP/1.1 204 No Content\r\nX-Auth-User-Id: u1\r\n\r\n");
+}
+
+TEST(SerializeResponseTest, HeaderWithLineBreakIsDroppedNotSent) {
+  Response response;
+  response.status = 200;
+  response.Add("Location", "/a\r\nSet-Cookie: stolen=1");
+  response.Add("X-Ok", "yes");
+  std::string out;
+  SerializeResponse(response, 11, true, false, out);
+  EXPECT_EQ(out.find("stolen"), std::string::npos) << out;
+  EXPECT_THAT(out, HasSubstr("X-Ok: yes\r\n"));
+}
+
+TEST(RequestIdTest, UniqueAcrossThreadsAndBase62) {
+  constexpr int kPerThread = 20000;
+  std::vector<std::string> a, b;
+  std::thread other([&] {
+    for (int i = 0; i < kPerThread; ++i) b.push_back(NewRequestId());
+  });
+  for (int i = 0; i < kPerThread; ++i) a.push_back(NewRequestId());
+  other.join();
+  std::set<std::string> all(a.begin(), a.end());
+  all.insert(b.begin(), b.end());
+  EXPECT_EQ(all.size(), 2u * kPerThread);
+  for (const std::string& id : all) {
+    ASSERT_EQ(id.size(), 16u) << id;
+    for (char c : id) ASSERT_TRUE(std::isalnum(static_cast<unsigned char>(c))) << id;
+  }
 }
 
 }  // namespace
