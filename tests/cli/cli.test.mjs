@@ -162,6 +162,29 @@ test('tenant create makes a second, isolated tenant', () => {
   assert.equal(dup.status, 5);
 });
 
+test('tenant settings shows and changes a tenant\'s settings, refusing bad values', () => {
+  const shown = tokend(['tenant', 'settings', 'acme']);
+  assert.equal(shown.status, 0, shown.stderr);
+  assert.equal(fields(shown.stdout).api_token_reveal, 'on');
+  assert.equal(fields(shown.stdout).api_token_max_days, '365');
+
+  const changed = tokend(['tenant', 'settings', 'acme', '--api-token-reveal', 'off',
+    '--api-token-max-days', '180', '--api-token-default-days', '30']);
+  assert.equal(changed.status, 0, changed.stderr);
+  const after = fields(tokend(['tenant', 'settings', 'acme']).stdout);
+  assert.equal(after.api_token_reveal, 'off');
+  assert.equal(after.api_token_max_days, '180');
+  assert.equal(after.api_token_default_days, '30');
+
+  const refused = tokend(['tenant', 'settings', 'acme', '--api-token-default-days', '200']);
+  assert.equal(refused.status, 4, 'a default beyond the maximum is refused');
+  assert.match(refused.stderr, /api_token_default_lifetime_days/);
+  assert.equal(fields(tokend(['tenant', 'settings', 'acme']).stdout).api_token_default_days, '30',
+    'nothing changed');
+  assert.equal(fields(tokend(['tenant', 'settings']).stdout).api_token_reveal, 'on',
+    'the default tenant is untouched');
+});
+
 test('bad input gets a clear message, a non-zero exit code, and changes nothing', () => {
   const before = countTokenRows();
   const cases = [
