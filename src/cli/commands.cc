@@ -17,7 +17,8 @@ namespace tokend::cli {
 
 namespace {
 
-const service::RequestContext kCliContext{"cli", "cli"};
+// Who the audit trail names as the source of CLI actions.
+service::RequestContext CliContext() { return {"cli", "cli"}; }
 
 std::string OrNever(const std::optional<core::Time>& t) {
   return t ? core::FormatRfc3339(*t) : "never";
@@ -231,7 +232,7 @@ int RunUserAdd(const StoreConfig& store_config, const UserAddOptions& options) {
 
   service::DirectoryService directory(store, (*runtime)->clock, (*runtime)->hasher);
   auto user = directory.CreateUser(
-      service::CliPrincipal(tenant->tenant.id, tenant->root_department_id), input, kCliContext);
+      service::CliPrincipal(tenant->tenant.id, tenant->root_department_id), input, CliContext());
   if (!user) return ReportError(user.error());
   std::cout << "id: " << user->id << "\nusername: " << user->username << "\n";
   return kExitOk;
@@ -286,7 +287,7 @@ int RunTokenCreate(const StoreConfig& store_config, const TokenCreateOptions& op
   service::CreateApiTokenInput input{options.name, options.description, expires,
                                      *user,        *department,         *user_type};
   auto created = tokens.CreateApiToken(
-      service::CliPrincipal(tenant->tenant.id, tenant->root_department_id), input, kCliContext);
+      service::CliPrincipal(tenant->tenant.id, tenant->root_department_id), input, CliContext());
   if (!created) return ReportError(created.error());
   PrintTokenRow(created->row, (*runtime)->clock.Now());
   // The secret goes to stdout only, once; it is never logged.
@@ -349,7 +350,7 @@ int RunTokenRevoke(const StoreConfig& store_config, const TokenRevokeOptions& op
   service::TokenService tokens(store, (*runtime)->clock, *(*runtime)->key);
   auto result =
       tokens.RevokeMany(service::CliPrincipal(tenant->tenant.id, tenant->root_department_id),
-                        options.ids, kCliContext);
+                        options.ids, CliContext());
   if (!result) return ReportError(result.error());
   for (const auto& id : result->deleted) std::cout << "revoked " << id << "\n";
   for (const auto& id : result->not_found) std::cerr << "tokend: no token " << id << "\n";
@@ -365,7 +366,7 @@ int RunTokenVerify(const StoreConfig& store_config) {
   auto runtime = OpenRuntime(store_config);
   if (!runtime) return ReportError(runtime.error());
   service::TokenService tokens(*(*runtime)->store, (*runtime)->clock, *(*runtime)->key);
-  auto principal = tokens.Verify(presented, kCliContext);
+  auto principal = tokens.Verify(presented, CliContext());
   if (!principal) return ReportError(principal.error());
   std::cout << "active: true\n"
             << "tenant_id: " << principal->tenant_id << "\n"

@@ -64,6 +64,8 @@ int RunServe(const StoreConfig& store_config, const ServeOptions& options) {
   store::Store& store = *runtime.store;
 
   std::optional<std::string> admin_password;
+  // Read once, before any thread starts.
+  // NOLINTNEXTLINE(concurrency-mt-unsafe)
   if (const char* env = std::getenv("TOKEND_BOOTSTRAP_ADMIN_PASSWORD"); env && *env) {
     admin_password = env;
   }
