@@ -89,7 +89,7 @@ class TokenService {
   // Needs tokens:write. Idempotent at the store; kNotFound for an unknown or out-of-scope id.
   core::Result<void> Revoke(const core::Principal& caller, const std::string& id,
                             const RequestContext& ctx);
-  // Needs tokens:write. One transaction. At most 1000 ids (kInvalidArgument beyond).
+  // Needs tokens:write. One transaction. At most 10,000 ids (kInvalidArgument beyond).
   core::Result<RevokeManyResult> RevokeMany(const core::Principal& caller,
                                             const std::vector<std::string>& ids,
                                             const RequestContext& ctx);
