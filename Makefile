@@ -17,7 +17,7 @@ deps-test:
 
 build: deps
 	cmake --preset release >/dev/null
-	cmake --build --preset release -j $(JOBS)
+	cmake --build --preset release -j $(JOBS) --target tokend
 
 run: build
 	@mkdir -p $(DATA_DIR)
