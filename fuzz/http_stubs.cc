@@ -17,6 +17,10 @@ core::Result<core::Principal> service::TokenService::Verify(std::string_view,
                                                             const RequestContext&) {
   std::abort();
 }
+core::Result<void> service::TokenService::VerifyInto(std::string_view, const RequestContext&,
+                                                     VerifiedToken&) {
+  std::abort();
+}
 core::Result<service::ConsoleSession> service::AuthService::Authenticate(const std::string&) {
   std::abort();
 }
