@@ -21,7 +21,7 @@ const fs = require('fs');
 const path = require('path');
 const [dir, doc] = process.argv.slice(2);
 const read = (n) => { try { return JSON.parse(fs.readFileSync(path.join(dir, `${n}.json`), 'utf8')); } catch { return null; } };
-const suites = ['attacks', 'web', 'crash', 'leak_scan', 'failclosed_sqlite', 'failclosed_pg'].map((n) => [n, read(n)]);
+const suites = ['attacks', 'web', 'crash', 'leak_scan', 'failclosed_sqlite', 'failclosed_pg', 'diskfull'].map((n) => [n, read(n)]);
 const fuzz = read('fuzz');
 const lines = [];
 const stamp = [...suites.map(([, s]) => s?.finished_at), fuzz?.finished_at].filter(Boolean).sort().pop() ?? 'never';
