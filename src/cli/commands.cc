@@ -97,6 +97,24 @@ void PrintTokenRow(const store::TokenRow& row, core::Time now) {
   }
 }
 
+// The runtime opened on the store, and the tenant named `tenant_name` in it.
+struct TenantRuntime {
+  std::unique_ptr<Runtime> runtime;
+  TenantRef tenant;
+};
+core::Result<TenantRuntime> OpenTenant(const StoreConfig& store_config,
+                                       const std::string& tenant_name) {
+  auto runtime = OpenRuntime(store_config);
+  if (!runtime) return tl::unexpected(runtime.error());
+  auto tenant = ResolveTenant(*(*runtime)->store, tenant_name);
+  if (!tenant) return tl::unexpected(tenant.error());
+  return TenantRuntime{std::move(*runtime), std::move(*tenant)};
+}
+
+core::Principal CliPrincipalOf(const TenantRef& tenant) {
+  return service::CliPrincipal(tenant.tenant.id, tenant.root_department_id);
+}
+
 }  // namespace
 
 int ReportError(const core::Error& error) {
@@ -147,25 +165,28 @@ int RunTenantList(const StoreConfig& store_config) {
 }
 
 int RunTenantSettings(const StoreConfig& store_config, const TenantSettingsOptions& options) {
-  auto runtime = OpenRuntime(store_config);
-  if (!runtime) return ReportError(runtime.error());
-  store::Store& store = *(*runtime)->store;
-  auto tenant = ResolveTenant(store, options.name);
-  if (!tenant) return ReportError(tenant.error());
-  core::TenantSettings settings = tenant->tenant.settings;
+  auto opened = OpenTenant(store_config, options.name);
+  if (!opened) return ReportError(opened.error());
+  auto& [runtime, tenant] = *opened;
+  store::Store& store = *runtime->store;
+  core::TenantSettings settings = tenant.tenant.settings;
   const bool changing = options.api_token_reveal || options.api_token_max_days ||
                         options.api_token_default_days || options.mobile_idle_days ||
                         options.mobile_max_days || options.console_idle_minutes ||
                         options.console_max_hours;
   if (options.api_token_reveal) settings.api_token_reveal = *options.api_token_reveal == "on";
-  if (options.api_token_max_days)
+  if (options.api_token_max_days) {
     settings.api_token_max_lifetime_days = *options.api_token_max_days;
+  }
   if (options.api_token_default_days) {
     settings.api_token_default_lifetime_days = *options.api_token_default_days;
   }
-  if (options.mobile_idle_days)
+  if (options.mobile_idle_days) {
     settings.mobile_idle_timeout = core::days{*options.mobile_idle_days};
-  if (options.mobile_max_days) settings.mobile_max_lifetime = core::days{*options.mobile_max_days};
+  }
+  if (options.mobile_max_days) {
+    settings.mobile_max_lifetime = core::days{*options.mobile_max_days};
+  }
   if (options.console_idle_minutes) {
     settings.console_idle_timeout = core::minutes{*options.console_idle_minutes};
   }
@@ -176,14 +197,14 @@ int RunTenantSettings(const StoreConfig& store_config, const TenantSettingsOptio
     if (auto fields = core::CheckTenantSettings(settings); !fields.empty()) {
       return ReportError(core::ValidationFailed("invalid tenant settings", std::move(fields)));
     }
-    if (auto updated = store.UpdateTenantSettings(tenant->tenant.id, settings); !updated) {
+    if (auto updated = store.UpdateTenantSettings(tenant.tenant.id, settings); !updated) {
       return ReportError(updated.error());
     }
   }
   const auto in_days = [](core::seconds s) {
     return std::chrono::duration_cast<core::days>(s).count();
   };
-  std::cout << "tenant: " << tenant->tenant.name << "\n"
+  std::cout << "tenant: " << tenant.tenant.name << "\n"
             << "api_token_reveal: " << (settings.api_token_reveal ? "on" : "off") << "\n"
             << "api_token_max_days: " << settings.api_token_max_lifetime_days << "\n"
             << "api_token_default_days: " << settings.api_token_default_lifetime_days << "\n"
@@ -204,11 +225,10 @@ int RunUserAdd(const StoreConfig& store_config, const UserAddOptions& options) {
     std::getline(std::cin, password);
     if (!password.empty() && password.back() == '\r') password.pop_back();
   }
-  auto runtime = OpenRuntime(store_config);
-  if (!runtime) return ReportError(runtime.error());
-  store::Store& store = *(*runtime)->store;
-  auto tenant = ResolveTenant(store, options.tenant);
-  if (!tenant) return ReportError(tenant.error());
+  auto opened = OpenTenant(store_config, options.tenant);
+  if (!opened) return ReportError(opened.error());
+  auto& [runtime, tenant] = *opened;
+  store::Store& store = *runtime->store;
 
   service::UserInput input;
   input.username = options.username;
@@ -222,33 +242,31 @@ int RunUserAdd(const StoreConfig& store_config, const UserAddOptions& options) {
       return ReportError(
           core::InvalidArgument("--membership must be DEPARTMENT:USER_TYPE, got '" + spec + "'"));
     }
-    auto department = ResolveDepartment(store, tenant->tenant.id, spec.substr(0, colon));
+    auto department = ResolveDepartment(store, tenant.tenant.id, spec.substr(0, colon));
     if (!department) return ReportError(department.error());
-    auto user_type = ResolveUserType(store, tenant->tenant.id, spec.substr(colon + 1));
+    auto user_type = ResolveUserType(store, tenant.tenant.id, spec.substr(colon + 1));
     if (!user_type) return ReportError(user_type.error());
     memberships.push_back(core::Membership{*department, *user_type});
   }
   input.memberships = memberships;
 
-  service::DirectoryService directory(store, (*runtime)->clock, (*runtime)->hasher);
-  auto user = directory.CreateUser(
-      service::CliPrincipal(tenant->tenant.id, tenant->root_department_id), input, CliContext());
+  service::DirectoryService directory(store, runtime->clock, runtime->hasher);
+  auto user = directory.CreateUser(CliPrincipalOf(tenant), input, CliContext());
   if (!user) return ReportError(user.error());
   std::cout << "id: " << user->id << "\nusername: " << user->username << "\n";
   return kExitOk;
 }
 
 int RunUserList(const StoreConfig& store_config, const UserListOptions& options) {
-  auto runtime = OpenRuntime(store_config);
-  if (!runtime) return ReportError(runtime.error());
-  store::Store& store = *(*runtime)->store;
-  auto tenant = ResolveTenant(store, options.tenant);
-  if (!tenant) return ReportError(tenant.error());
+  auto opened = OpenTenant(store_config, options.tenant);
+  if (!opened) return ReportError(opened.error());
+  auto& [runtime, tenant] = *opened;
+  store::Store& store = *runtime->store;
   std::cout << "ID\tUSERNAME\tEMAIL\tACTIVE\tMEMBERSHIPS\n";
   store::UserQuery query;
   query.limit = 200;
   while (true) {
-    auto page = store.ListUsers(tenant->tenant.id, query);
+    auto page = store.ListUsers(tenant.tenant.id, query);
     if (!page) return ReportError(page.error());
     for (const auto& user : page->users) {
       std::cout << user.id << "\t" << user.username << "\t" << user.email << "\t"
@@ -266,49 +284,45 @@ int RunUserList(const StoreConfig& store_config, const UserListOptions& options)
 }
 
 int RunTokenCreate(const StoreConfig& store_config, const TokenCreateOptions& options) {
-  auto runtime = OpenRuntime(store_config);
-  if (!runtime) return ReportError(runtime.error());
-  store::Store& store = *(*runtime)->store;
-  auto tenant = ResolveTenant(store, options.tenant);
-  if (!tenant) return ReportError(tenant.error());
-  auto user = ResolveUser(store, tenant->tenant.id, options.user);
+  auto opened = OpenTenant(store_config, options.tenant);
+  if (!opened) return ReportError(opened.error());
+  auto& [runtime, tenant] = *opened;
+  store::Store& store = *runtime->store;
+  auto user = ResolveUser(store, tenant.tenant.id, options.user);
   if (!user) return ReportError(user.error());
-  auto department = ResolveDepartment(store, tenant->tenant.id, options.department);
+  auto department = ResolveDepartment(store, tenant.tenant.id, options.department);
   if (!department) return ReportError(department.error());
-  auto user_type = ResolveUserType(store, tenant->tenant.id, options.user_type);
+  auto user_type = ResolveUserType(store, tenant.tenant.id, options.user_type);
   if (!user_type) return ReportError(user_type.error());
 
-  service::TokenService tokens(store, (*runtime)->clock, *(*runtime)->key);
+  service::TokenService tokens(store, runtime->clock, *runtime->key);
   // Like the console, the CLI pre-fills the tenant's default expiry when none is given.
   const std::string expires = options.expires.empty()
                                   ? core::FormatDate(core::DefaultApiTokenExpiry(
-                                        (*runtime)->clock.Now(), tenant->tenant.settings))
+                                        runtime->clock.Now(), tenant.tenant.settings))
                                   : options.expires;
   service::CreateApiTokenInput input{options.name, options.description, expires,
                                      *user,        *department,         *user_type};
-  auto created = tokens.CreateApiToken(
-      service::CliPrincipal(tenant->tenant.id, tenant->root_department_id), input, CliContext());
+  auto created = tokens.CreateApiToken(CliPrincipalOf(tenant), input, CliContext());
   if (!created) return ReportError(created.error());
-  PrintTokenRow(created->row, (*runtime)->clock.Now());
+  PrintTokenRow(created->row, runtime->clock.Now());
   // The secret goes to stdout only, once; it is never logged.
   std::cout << "token: " << created->secret << "\n";
   return kExitOk;
 }
 
 int RunTokenList(const StoreConfig& store_config, const TokenListOptions& options) {
-  auto runtime = OpenRuntime(store_config);
-  if (!runtime) return ReportError(runtime.error());
-  store::Store& store = *(*runtime)->store;
-  auto tenant = ResolveTenant(store, options.tenant);
-  if (!tenant) return ReportError(tenant.error());
-  service::TokenService tokens(store, (*runtime)->clock, *(*runtime)->key);
+  auto opened = OpenTenant(store_config, options.tenant);
+  if (!opened) return ReportError(opened.error());
+  auto& [runtime, tenant] = *opened;
+  store::Store& store = *runtime->store;
+  service::TokenService tokens(store, runtime->clock, *runtime->key);
   store::TokenQuery query;
   query.kind = *core::ParseTokenKind(options.kind);
   query.limit = options.limit;
-  auto page =
-      tokens.List(service::CliPrincipal(tenant->tenant.id, tenant->root_department_id), query);
+  auto page = tokens.List(CliPrincipalOf(tenant), query);
   if (!page) return ReportError(page.error());
-  const core::Time now = (*runtime)->clock.Now();
+  const core::Time now = runtime->clock.Now();
   if (query.kind == core::TokenKind::kApi) {
     std::cout << "ID\tNAME\tUSER\tDEPARTMENT\tUSER_TYPE\tSTATUS\tEXPIRES\tLAST_USED\n";
   } else {
@@ -328,29 +342,24 @@ int RunTokenList(const StoreConfig& store_config, const TokenListOptions& option
 }
 
 int RunTokenShow(const StoreConfig& store_config, const TokenShowOptions& options) {
-  auto runtime = OpenRuntime(store_config);
-  if (!runtime) return ReportError(runtime.error());
-  store::Store& store = *(*runtime)->store;
-  auto tenant = ResolveTenant(store, options.tenant);
-  if (!tenant) return ReportError(tenant.error());
-  service::TokenService tokens(store, (*runtime)->clock, *(*runtime)->key);
-  auto view =
-      tokens.Get(service::CliPrincipal(tenant->tenant.id, tenant->root_department_id), options.id);
+  auto opened = OpenTenant(store_config, options.tenant);
+  if (!opened) return ReportError(opened.error());
+  auto& [runtime, tenant] = *opened;
+  store::Store& store = *runtime->store;
+  service::TokenService tokens(store, runtime->clock, *runtime->key);
+  auto view = tokens.Get(CliPrincipalOf(tenant), options.id);
   if (!view) return ReportError(view.error());
-  PrintTokenRow(view->row, (*runtime)->clock.Now());
+  PrintTokenRow(view->row, runtime->clock.Now());
   return kExitOk;
 }
 
 int RunTokenRevoke(const StoreConfig& store_config, const TokenRevokeOptions& options) {
-  auto runtime = OpenRuntime(store_config);
-  if (!runtime) return ReportError(runtime.error());
-  store::Store& store = *(*runtime)->store;
-  auto tenant = ResolveTenant(store, options.tenant);
-  if (!tenant) return ReportError(tenant.error());
-  service::TokenService tokens(store, (*runtime)->clock, *(*runtime)->key);
-  auto result =
-      tokens.RevokeMany(service::CliPrincipal(tenant->tenant.id, tenant->root_department_id),
-                        options.ids, CliContext());
+  auto opened = OpenTenant(store_config, options.tenant);
+  if (!opened) return ReportError(opened.error());
+  auto& [runtime, tenant] = *opened;
+  store::Store& store = *runtime->store;
+  service::TokenService tokens(store, runtime->clock, *runtime->key);
+  auto result = tokens.RevokeMany(CliPrincipalOf(tenant), options.ids, CliContext());
   if (!result) return ReportError(result.error());
   for (const auto& id : result->deleted) std::cout << "revoked " << id << "\n";
   for (const auto& id : result->not_found) std::cerr << "tokend: no token " << id << "\n";
