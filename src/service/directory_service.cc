@@ -74,6 +74,33 @@ bool CallerCovers(const core::Principal& caller, const core::DepartmentTree& tre
   return true;
 }
 
+// A user `caller` may change or delete, with what deciding that needed.
+struct WritableUser {
+  core::DepartmentTree tree;
+  UserTypeIndex types;
+  core::User user;
+};
+
+// Loads user `id` for a write: kNotFound (like a missing id) outside the caller's subtree;
+// kPermissionDenied when the user has more access than the caller (`verb` names the action).
+// REQUIRES: the caller holds users:write.
+core::Result<WritableUser> LoadWritableUser(store::Store& store, const core::Principal& caller,
+                                            const std::string& id, std::string_view verb) {
+  if (!core::LooksLikeId(id)) return tl::unexpected(core::NotFound(kUserNotFound));
+  auto tree = LoadTree(store, caller.tenant_id);
+  if (!tree) return Fail(tree);
+  auto types = LoadUserTypes(store, caller.tenant_id);
+  if (!types) return Fail(types);
+  auto user = store.GetUser(caller.tenant_id, id);
+  if (!user) return tl::unexpected(NotFoundAs(user.error(), kUserNotFound));
+  if (!UserInScope(caller, *tree, *user)) return tl::unexpected(core::NotFound(kUserNotFound));
+  if (!CallerCovers(caller, *tree, *types, *user)) {
+    return tl::unexpected(core::PermissionDenied("You cannot " + std::string(verb) +
+                                                 " a user with more access than your own."));
+  }
+  return WritableUser{std::move(*tree), std::move(*types), std::move(*user)};
+}
+
 core::Error UsernameTaken(const core::Error& error) {
   if (error.code != core::ErrorCode::kAlreadyExists) return error;
   return core::AlreadyExists("That username is already taken.",
@@ -440,18 +467,8 @@ core::Result<core::User> DirectoryService::UpdateUser(const core::Principal& cal
                                                       const std::string& id, const UserInput& input,
                                                       const RequestContext& ctx) {
   if (auto ok = Require(caller, core::Permission::kUsersWrite); !ok) return Fail(ok);
-  if (!core::LooksLikeId(id)) return tl::unexpected(core::NotFound(kUserNotFound));
-  auto tree = LoadTree(store_, caller.tenant_id);
-  if (!tree) return Fail(tree);
-  auto types = LoadUserTypes(store_, caller.tenant_id);
-  if (!types) return Fail(types);
-  auto user = store_.GetUser(caller.tenant_id, id);
-  if (!user) return tl::unexpected(NotFoundAs(user.error(), kUserNotFound));
-  if (!UserInScope(caller, *tree, *user)) return tl::unexpected(core::NotFound(kUserNotFound));
-  if (!CallerCovers(caller, *tree, *types, *user)) {
-    return tl::unexpected(
-        core::PermissionDenied("You cannot change a user with more access than your own."));
-  }
+  auto target = LoadWritableUser(store_, caller, id, "change");
+  if (!target) return Fail(target);
 
   std::vector<core::FieldError> fields;
   std::vector<std::string> changed;
@@ -459,21 +476,21 @@ core::Result<core::User> DirectoryService::UpdateUser(const core::Principal& cal
     if (std::string why = core::CheckUsername(*input.username); !why.empty()) {
       fields.push_back({"username", why});
     }
-    user->username = *input.username;
+    target->user.username = *input.username;
     changed.push_back("username");
   }
   if (input.email) {
     if (std::string why = core::CheckEmail(*input.email); !why.empty()) {
       fields.push_back({"email", why});
     }
-    user->email = *input.email;
+    target->user.email = *input.email;
     changed.push_back("email");
   }
   if (input.display_name) {
     if (std::string why = core::CheckDisplayName(*input.display_name); !why.empty()) {
       fields.push_back({"display_name", why});
     }
-    user->display_name = *input.display_name;
+    target->user.display_name = *input.display_name;
     changed.push_back("display_name");
   }
   if (input.password) {
@@ -483,14 +500,15 @@ core::Result<core::User> DirectoryService::UpdateUser(const core::Principal& cal
     changed.push_back("password");
   }
   if (input.active) {
-    user->active = *input.active;
+    target->user.active = *input.active;
     changed.push_back("active");
   }
   if (input.memberships) {
-    if (auto ok = CheckMemberships(caller, *tree, *types, *input.memberships, fields); !ok) {
+    if (auto ok = CheckMemberships(caller, target->tree, target->types, *input.memberships, fields);
+        !ok) {
       return Fail(ok);
     }
-    user->memberships = *input.memberships;
+    target->user.memberships = *input.memberships;
     changed.push_back("memberships");
   }
   if (!fields.empty()) {
@@ -499,7 +517,7 @@ core::Result<core::User> DirectoryService::UpdateUser(const core::Principal& cal
   if (input.password) {
     auto password_hash = hasher_.Hash(*input.password);
     if (!password_hash) return Fail(password_hash);
-    user->password_hash = std::move(*password_hash);
+    target->user.password_hash = std::move(*password_hash);
   }
   std::string changed_list;
   for (const std::string& field : changed) {
@@ -509,34 +527,24 @@ core::Result<core::User> DirectoryService::UpdateUser(const core::Principal& cal
   const core::Time now = clock_.Now();
   auto audit =
       MakeAuditEvent(&caller, caller.tenant_id, "user.update", "user", id, ctx, now,
-                     {{"id", id}, {"username", user->username}, {"changed", changed_list}});
-  auto updated = store_.UpdateUser(*user, audit);
+                     {{"id", id}, {"username", target->user.username}, {"changed", changed_list}});
+  auto updated = store_.UpdateUser(target->user, audit);
   if (cache_ != nullptr) cache_->InvalidateUser(caller.tenant_id, id);
   if (!updated) return tl::unexpected(UsernameTaken(updated.error()));
-  return ScopedView(caller, *tree, std::move(*user));
+  return ScopedView(caller, target->tree, std::move(target->user));
 }
 
 core::Result<void> DirectoryService::DeleteUser(const core::Principal& caller,
                                                 const std::string& id, const RequestContext& ctx) {
   if (auto ok = Require(caller, core::Permission::kUsersWrite); !ok) return Fail(ok);
-  if (!core::LooksLikeId(id)) return tl::unexpected(core::NotFound(kUserNotFound));
-  auto tree = LoadTree(store_, caller.tenant_id);
-  if (!tree) return Fail(tree);
-  auto types = LoadUserTypes(store_, caller.tenant_id);
-  if (!types) return Fail(types);
-  auto user = store_.GetUser(caller.tenant_id, id);
-  if (!user) return tl::unexpected(NotFoundAs(user.error(), kUserNotFound));
-  if (!UserInScope(caller, *tree, *user)) return tl::unexpected(core::NotFound(kUserNotFound));
-  if (!CallerCovers(caller, *tree, *types, *user)) {
-    return tl::unexpected(
-        core::PermissionDenied("You cannot delete a user with more access than your own."));
-  }
+  auto target = LoadWritableUser(store_, caller, id, "delete");
+  if (!target) return Fail(target);
   if (id == caller.user_id) {
     return tl::unexpected(core::FailedPrecondition("You cannot delete yourself."));
   }
   const core::Time now = clock_.Now();
   auto audit = MakeAuditEvent(&caller, caller.tenant_id, "user.delete", "user", id, ctx, now,
-                              {{"id", id}, {"username", user->username}});
+                              {{"id", id}, {"username", target->user.username}});
   auto deleted = store_.DeleteUser(caller.tenant_id, id, now, audit);
   if (cache_ != nullptr) cache_->InvalidateUser(caller.tenant_id, id);
   if (!deleted) return Fail(deleted);
