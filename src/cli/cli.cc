@@ -64,10 +64,10 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd
       ->add_option("--cache-ttl", serve.cache_ttl_seconds,
-                   "Seconds a cached verification may be reused")
+                   "Seconds a cached verification may be reused [default: 5 on PostgreSQL, 60 "
+                   "on SQLite]")
       ->envname("TOKEND_CACHE_TTL")
-      ->check(CLI::Range(0, 300))
-      ->capture_default_str();
+      ->check(CLI::Range(0, 300));
   serve_cmd
       ->add_option("--activity-interval", serve.activity_interval_seconds,
                    "Seconds between write-behind flushes of last-used/last-active")

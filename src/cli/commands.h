@@ -17,7 +17,8 @@ struct ServeOptions {
   bool secure_cookies = false;
   std::string log_level = "info";
   int cache_size = 1'000'000;
-  int cache_ttl_seconds = 5;
+  // Unset: kPostgresCacheTtlSeconds or kSqliteCacheTtlSeconds (serve.cc says why they differ).
+  std::optional<int> cache_ttl_seconds;
   int activity_interval_seconds = 5;
 };
 int RunServe(const StoreConfig& store_config, const ServeOptions& options);

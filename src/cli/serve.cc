@@ -16,6 +16,7 @@
 #include "service/auth_service.h"
 #include "service/bootstrap.h"
 #include "service/directory_service.h"
+#include "service/external_changes.h"
 #include "service/login_throttle.h"
 #include "service/token_service.h"
 #include "service/verification_cache.h"
@@ -48,6 +49,9 @@ std::optional<ListenAddress> ParseListen(const std::string& text) {
   return ListenAddress{host, static_cast<std::uint16_t>(port)};
 }
 
+constexpr int kPostgresCacheTtlSeconds = 5;
+constexpr int kSqliteCacheTtlSeconds = 60;
+
 }  // namespace
 
 int RunServe(const StoreConfig& store_config, const ServeOptions& options) {
@@ -72,12 +76,21 @@ int RunServe(const StoreConfig& store_config, const ServeOptions& options) {
   auto bootstrap = service::Bootstrap(store, runtime.clock, runtime.hasher, admin_password);
   if (!bootstrap) return ReportError(bootstrap.error());
 
+  // The time-to-live bounds how long a change can go unseen when its announcement is lost.
+  // PostgreSQL announcements can be lost (a partitioned instance), so its entries live 5 s.
+  // A change to a SQLite file is never missed: this process invalidates its own changes as
+  // it makes them, and the watcher below sees every other process's commit within 100 ms.
+  // There the TTL is only a safety net, and a long one spares the refills that would
+  // otherwise cost a quarter of the verification throughput (docs/performance.md).
+  const bool postgres = runtime.config.db.starts_with("postgres");
+  const int cache_ttl_seconds = options.cache_ttl_seconds.value_or(
+      postgres ? kPostgresCacheTtlSeconds : kSqliteCacheTtlSeconds);
   // Declared after the store and destroyed before it: the recorder flushes into the store.
   service::VerificationCache cache(
       runtime.clock,
       service::VerificationCacheOptions{.capacity = static_cast<std::size_t>(options.cache_size),
-                                        .ttl = core::seconds{options.cache_ttl_seconds},
-                                        .negative_ttl = core::seconds{options.cache_ttl_seconds}});
+                                        .ttl = core::seconds{cache_ttl_seconds},
+                                        .negative_ttl = core::seconds{cache_ttl_seconds}});
   service::ActivityRecorder activity(
       store, service::ActivityOptions{.interval =
                                           std::chrono::seconds{options.activity_interval_seconds}});
@@ -85,7 +98,11 @@ int RunServe(const StoreConfig& store_config, const ServeOptions& options) {
   // them reach this instance's cache at once (DESIGN.md §6). Without the listener the cache
   // time-to-live still bounds how long a change can go unseen.
   std::unique_ptr<store::postgres::PgNotifier> notifier;
-  if (runtime.config.db.starts_with("postgres")) {
+  std::unique_ptr<service::ExternalChangeWatcher> watcher;
+  if (!postgres) {
+    watcher = std::make_unique<service::ExternalChangeWatcher>(store,
+                                                               [&cache] { cache.InvalidateAll(); });
+  } else {
     auto started = store::postgres::PgNotifier::Start(
         runtime.config.db, [&cache](const store::postgres::Invalidation& change) {
           using Kind = store::postgres::Invalidation::Kind;
@@ -116,7 +133,7 @@ int RunServe(const StoreConfig& store_config, const ServeOptions& options) {
           "{} s",
           started.error().log_detail.empty() ? started.error().public_message
                                              : started.error().log_detail,
-          options.cache_ttl_seconds);
+          cache_ttl_seconds);
     }
   }
   service::LoginThrottle throttle;

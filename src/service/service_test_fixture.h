@@ -39,10 +39,15 @@ class FaultyStore final : public store::Store {
 
   std::atomic<bool> fail_find_credential{false};
   std::atomic<bool> fail_append_audit{false};
+  std::atomic<bool> fail_external_change_version{false};
   std::atomic<int> activity_writes{0};  // RecordTokenActivity calls that reached the store
 
   store::VoidResult Migrate() override { return inner_.Migrate(); }
   store::VoidResult Ping() override { return inner_.Ping(); }
+  store::Result<std::uint64_t> ExternalChangeVersion() override {
+    if (fail_external_change_version) return tl::unexpected(core::Unavailable("injected fault"));
+    return inner_.ExternalChangeVersion();
+  }
   store::VoidResult CreateTenant(const core::Tenant& t) override { return inner_.CreateTenant(t); }
   store::Result<core::Tenant> GetTenant(const std::string& id) override {
     return inner_.GetTenant(id);

@@ -14,6 +14,7 @@
 //  4. Thread-safe: one Store is shared by all request threads.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
@@ -155,6 +156,12 @@ class Store {
   virtual VoidResult Migrate() = 0;
   // A cheap round trip, for /readyz.
   virtual VoidResult Ping() = 0;
+  // For stores other processes can write without telling this one (SQLite: the CLI, another
+  // tokend on the same file): a value that differs between two calls means another process
+  // committed in between, so whatever this process cached from the store may be stale. Writes
+  // through this object never change it. Stores that announce changes otherwise (PostgreSQL:
+  // PgNotifier) return 0 forever.
+  virtual Result<std::uint64_t> ExternalChangeVersion() { return std::uint64_t{0}; }
 
   // Tenants.
   virtual VoidResult CreateTenant(const core::Tenant& tenant) = 0;

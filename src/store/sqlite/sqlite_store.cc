@@ -327,6 +327,17 @@ class SqliteStore final : public Store {
     });
   }
 
+  // PRAGMA data_version changes only for commits made by other connections; asked of the
+  // writer, the one connection of this object that commits, it counts exactly the commits of
+  // other processes (the readers never write).
+  Result<std::uint64_t> ExternalChangeVersion() override {
+    std::lock_guard lock(write_mutex_);
+    TRY_ASSIGN(stmt, writer_->Prepare("PRAGMA data_version"));
+    TRY_ASSIGN(row, stmt.Step());
+    if (!row) return tl::unexpected(core::Unavailable("sqlite: PRAGMA data_version gave no row"));
+    return static_cast<std::uint64_t>(stmt.Int(0));
+  }
+
   // --- Tenants ---
 
   VoidResult CreateTenant(const core::Tenant& tenant) override {

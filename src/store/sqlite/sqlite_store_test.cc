@@ -101,6 +101,33 @@ TEST_F(SqliteFileTest, ReopenedFileKeepsItsData) {
   EXPECT_EQ(got->id, tenant.id);
 }
 
+TEST_F(SqliteFileTest, ExternalChangeVersionMovesOnlyForOtherConnectionsCommits) {
+  auto server = OpenSqliteStore(path_);
+  ASSERT_TRUE(server) << DescribeResult(server);
+  ASSERT_TRUE((*server)->Migrate());
+  auto before = (*server)->ExternalChangeVersion();
+  ASSERT_TRUE(before) << DescribeResult(before);
+
+  // The store's own writes, e.g. activity flushes, must not look like someone else's.
+  ASSERT_TRUE((*server)->CreateTenant(SomeTenant()));
+  auto after_own = (*server)->ExternalChangeVersion();
+  ASSERT_TRUE(after_own);
+  EXPECT_EQ(*after_own, *before);
+
+  // A second store on the file stands for the CLI or another tokend.
+  auto other = OpenSqliteStore(path_);
+  ASSERT_TRUE(other) << DescribeResult(other);
+  core::Tenant second = SomeTenant();
+  second.name = "globex";
+  ASSERT_TRUE((*other)->CreateTenant(second));
+  auto after_other = (*server)->ExternalChangeVersion();
+  ASSERT_TRUE(after_other);
+  EXPECT_NE(*after_other, *after_own);
+  auto unchanged = (*server)->ExternalChangeVersion();
+  ASSERT_TRUE(unchanged);
+  EXPECT_EQ(*unchanged, *after_other);
+}
+
 TEST_F(SqliteFileTest, FileIsInWalModeWithForeignKeysOn) {
   auto store = OpenSqliteStore(path_);
   ASSERT_TRUE(store) << DescribeResult(store);
