@@ -22,7 +22,7 @@ LIST_ROWS=${LIST_ROWS:-1000000}
 TOKEND_PORT=${TOKEND_PORT:-18080}
 NGINX_PORT=${NGINX_PORT:-18081}
 
-for tool in wrk nginx node sqlite3 curl; do
+for tool in wrk nginx sqlite3 curl python3; do
   command -v "$tool" >/dev/null || { echo "load.sh: $tool is missing (scripts/install-deps.sh --bench)"; exit 1; }
 done
 
@@ -67,7 +67,26 @@ url=http://127.0.0.1:$TOKEND_PORT
 root_department=$("$bin" --data-dir "$work/data" user list | awk -F'\t' '$2=="admin"{split($5,m,":"); print m[1]}')
 admin_token=$("$bin" --data-dir "$work/data" token create --name bench-admin --user admin \
   --department "$root_department" --user-type Administrator | awk '/^token: /{print $2}')
-create_line=$(BENCH_ADMIN_TOKEN=$admin_token node bench/seed.mjs "$url" "$SEED" "$work/tokens.txt" | grep RESULT)
+# Seeding is the creation-rate measurement: wrk (not a Node client, which took a whole core
+# and capped the rate it could measure) with 32 connections POSTing /api/v1/tokens. The Lua
+# script stops sending after $SEED answers; wrk itself stops on SIGINT and prints the rate.
+body_fields=$(curl -s -H "Authorization: Bearer $admin_token" "$url/api/v1/me" | python3 -c '
+import datetime, json, sys
+me = json.load(sys.stdin)
+expires = (datetime.date.today() + datetime.timedelta(days=300)).isoformat()
+print(json.dumps({"expires_at": expires, "user_id": me["user"]["id"],
+                  "department_id": me["department"]["id"],
+                  "user_type_id": me["user_type"]["id"]})[1:-1])')
+ADMIN_TOKEN=$admin_token BODY=$body_fields COUNT=$SEED TOKENS_FILE="$work/tokens.txt" \
+  wrk -t1 -c32 -d3600s -s bench/create.lua "$url" >"$work/create.out" &
+wrk_pid=$!
+created_count() { if [[ -f $work/tokens.txt.ids ]]; then wc -l <"$work/tokens.txt.ids"; else echo 0; fi; }
+while kill -0 "$wrk_pid" 2>/dev/null && (($(created_count) < SEED)); do
+  sleep 0.05
+done
+kill -INT "$wrk_pid" 2>/dev/null || true
+wait "$wrk_pid" || true
+create_line=$(grep RESULT "$work/create.out")
 echo "$create_line"
 # 1,000 token-shaped strings that fail the checksum: refused before any lookup.
 python3 -c '

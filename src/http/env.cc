@@ -211,6 +211,12 @@ void AddStandardHeaders(const Request& request, Response& response) {
   response.Set("X-Request-Id", request.request_id);
 }
 
+bool Env::MayBlock(Request& request) const {
+  if (!ChangesState(request.method)) return false;
+  RouteMatch match = router_.Match(request);
+  return match.kind == RouteMatch::Kind::kFound && match.route->execution == Execution::kBlocking;
+}
+
 Response Env::Handle(Request& request) const {
   auto start = std::chrono::steady_clock::now();
   if (request.request_id.empty()) request.request_id = NewRequestId();

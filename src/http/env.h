@@ -28,8 +28,9 @@ class Env {
   const Router& router() const { return router_; }
   // Adds a route beside the built-in ones (tests; later extensions). Not thread-safe: only
   // before the server starts.
-  void AddRoute(std::string method, std::string pattern, Handler handler) {
-    router_.Add(std::move(method), std::move(pattern), handler);
+  void AddRoute(std::string method, std::string pattern, Handler handler,
+                Execution execution = Execution::kByMethod) {
+    router_.Add(std::move(method), std::move(pattern), handler, execution);
   }
 
   // The name of the console session cookie: "__Host-tokend_session" when cookies are Secure
@@ -39,6 +40,9 @@ class Env {
   std::string BaseUrl(const Request& request) const;
   service::RequestContext Context(const Request& request) const;
 
+  // Whether Handle(request) belongs on the blocking pool: its route is Execution::kBlocking.
+  // (Requests without a route get a 404 or 405 at once.)
+  bool MayBlock(Request& request) const;
   // Turns any request into a response. Never throws: a handler's exception becomes a 500 with
   // a generic body and the detail in the log. Assigns request.request_id when empty.
   Response Handle(Request& request) const;

@@ -1,5 +1,7 @@
 #include "http/router.h"
 
+#include "http/auth.h"
+
 namespace tokend::http {
 
 namespace {
@@ -10,11 +12,15 @@ bool IsPlaceholder(std::string_view segment) {
 
 }  // namespace
 
-void Router::Add(std::string method, std::string pattern, Handler handler) {
+void Router::Add(std::string method, std::string pattern, Handler handler, Execution execution) {
   Route route;
   route.method = std::move(method);
   route.pattern = std::move(pattern);
   route.handler = handler;
+  if (execution == Execution::kByMethod) {
+    execution = ChangesState(route.method) ? Execution::kBlocking : Execution::kInline;
+  }
+  route.execution = execution;
   std::string_view rest(route.pattern);
   rest.remove_prefix(1);
   while (!rest.empty()) {

@@ -15,11 +15,21 @@ namespace tokend::http {
 class Env;
 using Handler = Response (*)(const Env& env, Request& request);
 
+// Where a handler runs. A handler that writes the store waits for a commit and may hash a
+// password: on the blocking pool it leaves the I/O threads free for verifications, and many
+// such handlers at once share one commit (the SQLite store's group commit).
+enum class Execution {
+  kByMethod,  // kBlocking for POST, PUT, PATCH and DELETE; kInline otherwise
+  kInline,    // on the I/O thread: only reads, or work that must not pay a thread hop
+  kBlocking,  // on the server's blocking pool
+};
+
 struct Route {
   std::string method;
   std::string pattern;
   std::vector<std::string> segments;  // of the pattern; "{id}" for placeholders
   Handler handler = nullptr;
+  Execution execution = Execution::kInline;  // never kByMethod once added
 };
 
 struct RouteMatch {
@@ -33,7 +43,8 @@ struct RouteMatch {
 class Router {
  public:
   // REQUIRES: `pattern` starts with '/'; a (method, pattern) pair is added once.
-  void Add(std::string method, std::string pattern, Handler handler);
+  void Add(std::string method, std::string pattern, Handler handler,
+           Execution execution = Execution::kByMethod);
   // On kFound, fills request.path_params. HEAD is served by the GET route of the path.
   RouteMatch Match(Request& request) const;
 

@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "http/message.h"
+#include "http/router.h"
 #include "service/audit_service.h"
 #include "service/auth_service.h"
 #include "service/directory_service.h"
@@ -53,6 +54,9 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
+  // A route beside the built-in ones (tests; later extensions). Only before Start.
+  void AddRoute(std::string method, std::string pattern, Handler handler,
+                Execution execution = Execution::kByMethod);
   // Binds and listens. kUnavailable when the address cannot be bound.
   core::Result<void> Start();
   // The bound port (after Start).

@@ -193,6 +193,68 @@ TEST_F(ServerTest, KeepAliveConnectionServesManyRequestsWithFreshIdsAndBodies) {
   }
 }
 
+// Held by BlockUntilReleased until a test sets it.
+std::atomic<bool> release_blocked{false};
+std::atomic<bool> blocked_started{false};
+
+Response BlockUntilReleased(const Env&, Request&) {
+  blocked_started = true;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!release_blocked && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  Response response;
+  response.status = 200;
+  response.body = "released";
+  return response;
+}
+
+// A handler stuck in a long write (or a password hash) runs on the blocking pool: the only
+// I/O thread goes on answering other requests meanwhile.
+TEST_F(HttpTest, BlockingRoutesLeaveTheIoThreadFree) {
+  ServerOptions options;
+  options.address = "127.0.0.1";
+  options.port = 0;
+  options.threads = 1;
+  Server server(options, Services{*store_, clock_, *tokens_, *auth_, *directory_, *audit_});
+  server.AddRoute("POST", "/test/block", BlockUntilReleased);  // kBlocking by its method
+  ASSERT_TRUE(server.Start());
+  std::thread runner([&] { server.Run(); });
+
+  asio::io_context io;
+  const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), server.port());
+  tcp::socket blocked(io);
+  blocked.connect(endpoint);
+  asio::write(blocked, asio::buffer(std::string(
+                           "POST /test/block HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n")));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!blocked_started && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(blocked_started);
+
+  tcp::socket other(io);
+  other.connect(endpoint);
+  timeval timeout{5, 0};
+  setsockopt(other.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  asio::write(other, asio::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")));
+  asio::streambuf answer;
+  boost::system::error_code ec;
+  asio::read_until(other, answer, "\r\n", ec);
+  ASSERT_FALSE(ec) << ec.message();
+  std::string status_line(asio::buffers_begin(answer.data()), asio::buffers_end(answer.data()));
+  EXPECT_THAT(status_line, HasSubstr("HTTP/1.1 200")) << "answered while the other waits";
+  EXPECT_FALSE(release_blocked);
+
+  release_blocked = true;
+  setsockopt(blocked.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  asio::streambuf released;
+  asio::read_until(blocked, released, "released", ec);
+  ASSERT_FALSE(ec) << ec.message();
+  server.Stop();
+  runner.join();
+}
+
 TEST(SerializeResponseTest, FramesBodyAndConnection) {
   Response response;
   response.status = 200;

@@ -34,9 +34,10 @@ bool ExternalChangeWatcher::Poll() {
       if (!changed) return false;
     } else {
       if (!failing_) {
-        spdlog::warn("external change watch: cannot read the store's version, dropping cached "
-                     "verifications until it can: {}",
-                     version.error().log_detail);
+        spdlog::warn(
+            "external change watch: cannot read the store's version, dropping cached "
+            "verifications until it can: {}",
+            version.error().log_detail);
       }
       failing_ = true;
       version_.reset();

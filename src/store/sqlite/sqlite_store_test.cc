@@ -128,6 +128,37 @@ TEST_F(SqliteFileTest, ExternalChangeVersionMovesOnlyForOtherConnectionsCommits)
   EXPECT_EQ(*unchanged, *after_other);
 }
 
+TEST_F(SqliteFileTest, CheckpointsRunInTheBackgroundAndDoNotLookLikeOtherProcessesWrites) {
+  auto store = OpenSqliteStore(path_);
+  ASSERT_TRUE(store) << DescribeResult(store);
+  ASSERT_TRUE((*store)->Migrate());
+  auto before = (*store)->ExternalChangeVersion();
+  ASSERT_TRUE(before);
+  for (int i = 0; i < 50; ++i) {
+    core::Tenant tenant = SomeTenant();
+    tenant.name = "t" + std::to_string(i);
+    ASSERT_TRUE((*store)->CreateTenant(tenant));
+  }
+  const auto wal = std::filesystem::path(path_ + "-wal");
+  ASSERT_GT(std::filesystem::file_size(wal), 0u);
+  // The checkpoint thread copies the WAL into the database file within a few intervals.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::uintmax_t db_size = std::filesystem::file_size(path_);
+  while (std::chrono::steady_clock::now() < deadline) {
+    db_size = std::filesystem::file_size(path_);
+    if (db_size > 4096 * 8) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_GT(db_size, 4096u * 8) << "the database file grew: the WAL was checkpointed";
+  auto after = (*store)->ExternalChangeVersion();
+  ASSERT_TRUE(after);
+  EXPECT_EQ(*after, *before);
+  // Everything is still there.
+  auto tenants = (*store)->ListTenants();
+  ASSERT_TRUE(tenants);
+  EXPECT_EQ(tenants->size(), 50u);
+}
+
 TEST_F(SqliteFileTest, FileIsInWalModeWithForeignKeysOn) {
   auto store = OpenSqliteStore(path_);
   ASSERT_TRUE(store) << DescribeResult(store);
