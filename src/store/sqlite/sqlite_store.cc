@@ -803,9 +803,19 @@ class SqliteStore final : public Store {
   Result<std::vector<std::string>> RevokeTokens(const std::string& tenant_id,
                                                 std::span<const core::AuditEvent> audit_per_token,
                                                 core::Time now) override {
+    // In primary-key order, as RecordTokenActivity: consecutive updates share pages (a
+    // multi-select delete carries up to 10,000 ids in the order they were picked).
+    std::vector<const core::AuditEvent*> ordered;
+    ordered.reserve(audit_per_token.size());
+    for (const auto& audit : audit_per_token) ordered.push_back(&audit);
+    std::sort(ordered.begin(), ordered.end(),
+              [](const core::AuditEvent* x, const core::AuditEvent* y) {
+                return x->target_id < y->target_id;
+              });
     return Write([&](Connection& c) -> Result<std::vector<std::string>> {
       std::vector<std::string> revoked;
-      for (const auto& audit : audit_per_token) {
+      for (const core::AuditEvent* event : ordered) {
+        const core::AuditEvent& audit = *event;
         {
           TRY_ASSIGN(stmt, c.Prepare("UPDATE tokens SET revoked_at = ? WHERE tenant_id = ? AND "
                                      "id = ? AND revoked_at IS NULL"));
