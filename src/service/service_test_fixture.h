@@ -118,6 +118,10 @@ class FaultyStore final : public store::Store {
   store::Result<store::TokenRow> GetToken(const std::string& t, const std::string& id) override {
     return inner_.GetToken(t, id);
   }
+  store::Result<std::vector<store::TokenRow>> GetTokens(const std::string& t,
+                                                        std::span<const std::string> ids) override {
+    return inner_.GetTokens(t, ids);
+  }
   store::Result<store::TokenPage> ListTokens(const std::string& t,
                                              const store::TokenQuery& q) override {
     return inner_.ListTokens(t, q);

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "core/ids.h"
@@ -302,8 +303,7 @@ core::Result<RevokeManyResult> TokenService::RevokeMany(const core::Principal& c
   const core::Time now = clock_.Now();
 
   RevokeManyResult result;
-  std::vector<core::AuditEvent> audits;
-  std::vector<core::Token> targets;
+  std::vector<std::string> wanted;  // distinct, well-formed, in request order
   std::unordered_set<std::string> seen;
   for (const std::string& id : ids) {
     if (!seen.insert(id).second) continue;
@@ -311,19 +311,26 @@ core::Result<RevokeManyResult> TokenService::RevokeMany(const core::Principal& c
       result.not_found.push_back(id);
       continue;
     }
-    auto row = store_.GetToken(caller.tenant_id, id);
-    if (!row) {
-      if (row.error().code != core::ErrorCode::kNotFound) return tl::unexpected(row.error());
-      result.not_found.push_back(id);
-      continue;
-    }
-    if (!core::InCallerScope(caller, *tree, row->token.department_id)) {
+    wanted.push_back(id);
+  }
+  // One batched read (a per-id read was a third of a 10,000-token delete).
+  auto rows = store_.GetTokens(caller.tenant_id, wanted);
+  if (!rows) return tl::unexpected(rows.error());
+  std::unordered_map<std::string, const store::TokenRow*> found;
+  found.reserve(rows->size());
+  for (const store::TokenRow& row : *rows) found.emplace(row.token.id, &row);
+
+  std::vector<core::AuditEvent> audits;
+  std::vector<core::Token> targets;
+  for (const std::string& id : wanted) {
+    auto it = found.find(id);
+    if (it == found.end() || !core::InCallerScope(caller, *tree, it->second->token.department_id)) {
       result.not_found.push_back(id);
       continue;
     }
     audits.push_back(MakeAuditEvent(&caller, caller.tenant_id, "token.delete", "token", id, ctx,
-                                    now, TokenDetails(*row)));
-    targets.push_back(row->token);
+                                    now, TokenDetails(*it->second)));
+    targets.push_back(it->second->token);
   }
   if (targets.empty()) return result;
 

@@ -7,6 +7,20 @@
 
 namespace tokend::store {
 
+Result<std::vector<TokenRow>> Store::GetTokens(const std::string& tenant_id,
+                                               std::span<const std::string> ids) {
+  std::vector<TokenRow> rows;
+  for (const std::string& id : ids) {
+    auto row = GetToken(tenant_id, id);
+    if (row) {
+      rows.push_back(std::move(*row));
+    } else if (row.error().code != core::ErrorCode::kNotFound) {
+      return tl::unexpected(std::move(row.error()));
+    }
+  }
+  return rows;
+}
+
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url) {
   const std::string_view view(url);
   if (view == "sqlite::memory:") return OpenSqliteStore(":memory:");

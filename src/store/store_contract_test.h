@@ -1023,6 +1023,39 @@ TYPED_TEST_P(StoreContractTest, ListTokensLimitAndHasMore) {
                      core::ErrorCode::kInvalidArgument);
 }
 
+TYPED_TEST_P(StoreContractTest, GetTokensReturnsTheUnrevokedOnesOfThatTenantOnly) {
+  auto world = this->MakeWorld();
+  auto other = this->MakeWorld("other");
+  auto a = this->NewToken(world, core::TokenKind::kApi, "a");
+  auto b = this->NewToken(world, core::TokenKind::kMobile, "");
+  auto revoked = this->NewToken(world, core::TokenKind::kApi, "revoked");
+  auto foreign = this->NewToken(other, core::TokenKind::kApi, "foreign");
+  for (const auto& t : {a, b, revoked}) {
+    TOKEND_ASSERT_OK(this->store().CreateToken(t, this->Audit(world.tenant.id, "token.create")));
+  }
+  TOKEND_ASSERT_OK(
+      this->store().CreateToken(foreign, this->Audit(other.tenant.id, "token.create")));
+  std::vector<core::AuditEvent> revoke{this->Audit(world.tenant.id, "token.delete", revoked.id)};
+  TOKEND_ASSERT_OK(this->store().RevokeTokens(world.tenant.id, revoke, this->kT0));
+
+  const std::vector<std::string> ids{b.id, core::NewId(), revoked.id, foreign.id, a.id};
+  auto rows = this->store().GetTokens(world.tenant.id, ids);
+  TOKEND_ASSERT_OK(rows);
+  std::vector<std::string> got;
+  for (const auto& row : *rows) got.push_back(row.token.id);
+  EXPECT_THAT(got, testing::UnorderedElementsAre(a.id, b.id));
+  for (const auto& row : *rows) {
+    auto one = this->store().GetToken(world.tenant.id, row.token.id);
+    TOKEND_ASSERT_OK(one);
+    EXPECT_EQ(row.token.name, one->token.name);
+    EXPECT_EQ(row.token.kind, one->token.kind);
+    EXPECT_EQ(row.token.department_id, one->token.department_id);
+  }
+  auto none = this->store().GetTokens(world.tenant.id, {});
+  TOKEND_ASSERT_OK(none);
+  EXPECT_TRUE(none->empty());
+}
+
 TYPED_TEST_P(StoreContractTest, RevokeTokensRevokesOnceAndAuditsOnlyWhatItRevoked) {
   auto world = this->MakeWorld();
   auto a = this->NewToken(world, core::TokenKind::kApi, "a");
@@ -1295,8 +1328,8 @@ TYPED_TEST_P(StoreContractTest, WritesWithAuditAppendTheirEvent) {
 }
 
 REGISTER_TYPED_TEST_SUITE_P(
-    StoreContractTest, MigrateTwiceIsANoOp, TenantRoundTripsWithSettings,
-    DuplicateTenantNameIsAlreadyExists, DepartmentsRoundTrip,
+    StoreContractTest, MigrateTwiceIsANoOp, GetTokensReturnsTheUnrevokedOnesOfThatTenantOnly,
+    TenantRoundTripsWithSettings, DuplicateTenantNameIsAlreadyExists, DepartmentsRoundTrip,
     DeleteDepartmentRefusedWhileReferenced, UserTypesRoundTrip,
     DeleteUserTypeRefusedWhileReferenced, UsersRoundTripWithMembershipsInGrantOrder,
     DuplicateUsernameIsAlreadyExistsWithinATenantOnly,
