@@ -39,69 +39,79 @@ void ActivityRecorder::Run() {
   }
 }
 
-void ActivityRecorder::MergeLocked(const store::TokenActivity& activity) {
+void ActivityRecorder::Merge(store::TokenActivity& into, core::Time used_at,
+                             std::string_view client_ip, std::optional<core::Time> new_expires_at) {
+  if (used_at >= into.used_at) {
+    into.used_at = used_at;
+    into.client_ip.assign(client_ip);
+  }
+  if (new_expires_at && (!into.new_expires_at || *into.new_expires_at < *new_expires_at)) {
+    into.new_expires_at = new_expires_at;
+  }
+}
+
+void ActivityRecorder::Record(const ActivityRecord& activity) {
+  std::lock_guard lock(mutex_);
   auto it = pending_.find(activity.token_id);
-  if (it == pending_.end()) {
-    if (pending_.size() >= options_.max_pending) {
-      ++stats_.dropped;
-      return;
-    }
-    pending_.emplace(activity.token_id, activity);
+  if (it != pending_.end()) {
+    Merge(it->second, activity.used_at, activity.client_ip, activity.new_expires_at);
     return;
   }
-  store::TokenActivity& merged = it->second;
-  if (activity.used_at >= merged.used_at) {
-    merged.used_at = activity.used_at;
-    merged.client_ip = activity.client_ip;
+  if (pending_.size() >= options_.max_pending) {
+    ++stats_.dropped;
+    return;
   }
-  if (activity.new_expires_at &&
-      (!merged.new_expires_at || *merged.new_expires_at < *activity.new_expires_at)) {
-    merged.new_expires_at = activity.new_expires_at;
-  }
+  pending_.emplace(std::string(activity.token_id),
+                   store::TokenActivity{std::string(activity.tenant_id),
+                                        std::string(activity.token_id), activity.used_at,
+                                        std::string(activity.client_ip), activity.new_expires_at});
 }
 
-void ActivityRecorder::Record(const store::TokenActivity& activity) {
+std::optional<core::Time> ActivityRecorder::PendingExpiry(std::string_view token_id) const {
   std::lock_guard lock(mutex_);
-  MergeLocked(activity);
-}
-
-std::optional<core::Time> ActivityRecorder::PendingExpiry(const std::string& token_id) const {
-  std::lock_guard lock(mutex_);
-  auto it = pending_.find(token_id);
-  if (it == pending_.end()) return std::nullopt;
-  return it->second.new_expires_at;
+  std::optional<core::Time> latest;
+  for (const ByTokenId* map : {&pending_, &in_flight_}) {
+    auto it = map->find(token_id);
+    if (it != map->end() && it->second.new_expires_at &&
+        (!latest || *latest < *it->second.new_expires_at)) {
+      latest = it->second.new_expires_at;
+    }
+  }
+  return latest;
 }
 
 core::Result<void> ActivityRecorder::Flush() {
   std::lock_guard flush_lock(flush_mutex_);
-  std::vector<store::TokenActivity> batch;
   {
     std::lock_guard lock(mutex_);
     if (pending_.empty()) return core::Ok();
-    batch.reserve(pending_.size());
-    for (auto& [id, activity] : pending_) batch.push_back(activity);
+    in_flight_.swap(pending_);  // in_flight_ was empty: every flush leaves it so
   }
-  // The batch stays visible in pending_ (for PendingExpiry) until the store has it: a
-  // verification between the store read and this write must not see an older expiry.
+  // No one writes in_flight_ but this flush, so reading it unlocked is safe.
+  std::vector<store::TokenActivity> batch;
+  batch.reserve(in_flight_.size());
+  for (const auto& [id, activity] : in_flight_) batch.push_back(activity);
   core::Result<void> written = store_.RecordTokenActivity(batch);
+
+  ByTokenId finished;
   std::lock_guard lock(mutex_);
-  if (!written) {
+  if (written) {
+    ++stats_.batches_written;
+    stats_.rows_written += batch.size();
+  } else {
     ++stats_.failed_batches;
-    return written;
-  }
-  ++stats_.batches_written;
-  stats_.rows_written += batch.size();
-  for (const store::TokenActivity& sent : batch) {
-    auto it = pending_.find(sent.token_id);
-    if (it == pending_.end()) continue;
-    const store::TokenActivity& now = it->second;
-    // Drop only what was written; newer activity recorded meanwhile waits for the next flush.
-    if (now.used_at == sent.used_at && now.client_ip == sent.client_ip &&
-        now.new_expires_at == sent.new_expires_at) {
-      pending_.erase(it);
+    // Kept for the next try, merged with what was recorded meanwhile.
+    for (auto& [id, activity] : in_flight_) {
+      auto it = pending_.find(id);
+      if (it == pending_.end()) {
+        pending_.emplace(id, std::move(activity));
+      } else {
+        Merge(it->second, activity.used_at, activity.client_ip, activity.new_expires_at);
+      }
     }
   }
-  return core::Ok();
+  finished.swap(in_flight_);
+  return written;
 }
 
 ActivityRecorder::Stats ActivityRecorder::stats() const {
@@ -111,7 +121,7 @@ ActivityRecorder::Stats ActivityRecorder::stats() const {
 
 std::size_t ActivityRecorder::pending() const {
   std::lock_guard lock(mutex_);
-  return pending_.size();
+  return pending_.size() + in_flight_.size();
 }
 
 }  // namespace tokend::service

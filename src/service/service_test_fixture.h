@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +42,9 @@ class FaultyStore final : public store::Store {
   std::atomic<bool> fail_append_audit{false};
   std::atomic<bool> fail_external_change_version{false};
   std::atomic<int> activity_writes{0};  // RecordTokenActivity calls that reached the store
+  std::atomic<bool> fail_activity_write{false};
+  // Runs inside RecordTokenActivity before the write: lets a test act during a flush.
+  std::function<void()> on_activity_write;
 
   store::VoidResult Migrate() override { return inner_.Migrate(); }
   store::VoidResult Ping() override { return inner_.Ping(); }
@@ -137,6 +141,8 @@ class FaultyStore final : public store::Store {
   }
   store::VoidResult RecordTokenActivity(std::span<const store::TokenActivity> batch) override {
     ++activity_writes;
+    if (on_activity_write) on_activity_write();
+    if (fail_activity_write) return tl::unexpected(core::Unavailable("injected fault"));
     return inner_.RecordTokenActivity(batch);
   }
   store::Result<std::vector<std::pair<core::TokenKind, std::int64_t>>> CountLiveTokens(

@@ -454,7 +454,7 @@ core::Result<void> TokenService::Accept(const std::string& lookup_hash, Verified
   const bool mobile = token.kind == core::TokenKind::kMobile;
   core::Time expires_at = token.expires_at;
   if (mobile && options_.activity != nullptr) {
-    if (auto pending = options_.activity->PendingExpiry(std::string(token.token_id));
+    if (auto pending = options_.activity->PendingExpiry(token.token_id);
         pending && *pending > expires_at) {
       expires_at = *pending;
     }
@@ -462,8 +462,7 @@ core::Result<void> TokenService::Accept(const std::string& lookup_hash, Verified
   // Expired from expires_at on (core::StateAt).
   if (now >= expires_at) return tl::unexpected(InvalidToken());
 
-  store::TokenActivity activity{std::string(token.tenant_id), std::string(token.token_id), now,
-                                ctx.client_ip, std::nullopt};
+  ActivityRecord activity{token.tenant_id, token.token_id, now, ctx.client_ip, std::nullopt};
   if (mobile) {
     core::TenantSettings settings;
     settings.mobile_idle_timeout = token.mobile_idle_timeout;
@@ -475,10 +474,15 @@ core::Result<void> TokenService::Accept(const std::string& lookup_hash, Verified
   }
   if (options_.activity != nullptr) {
     options_.activity->Record(activity);
-  } else if (auto written = store_.RecordTokenActivity({&activity, 1}); !written) {
-    // Bookkeeping only: the request itself is authenticated.
-    spdlog::warn("verify: recording activity of token {} failed: {}", token.token_id,
-                 written.error().log_detail);
+  } else {
+    const store::TokenActivity row{std::string(activity.tenant_id), std::string(activity.token_id),
+                                   activity.used_at, std::string(activity.client_ip),
+                                   activity.new_expires_at};
+    if (auto written = store_.RecordTokenActivity({&row, 1}); !written) {
+      // Bookkeeping only: the request itself is authenticated.
+      spdlog::warn("verify: recording activity of token {} failed: {}", token.token_id,
+                   written.error().log_detail);
+    }
   }
   if (mobile && options_.cache != nullptr) {
     options_.cache->ExtendExpiry(lookup_hash, token.expires_at);

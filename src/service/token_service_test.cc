@@ -688,6 +688,69 @@ TEST_F(TokenServiceTest, ActivityIsWrittenOncePerTokenPerFlush) {
   EXPECT_EQ(recorder.stats().batches_written, 1u);
 }
 
+// Verifications keep recording while a flush writes: what they record is neither lost nor
+// overwritten by the older batch, and a slide being written still counts.
+TEST_F(TokenServiceTest, ActivityRecordedDuringAFlushWaitsForTheNextOne) {
+  FaultyStore faulty(*store_);
+  ActivityRecorder recorder(faulty, {std::chrono::milliseconds{5000}, false});
+  TokenService tokens(faulty, clock_, key_, {});
+  CreatedToken a = CreateFor(tokens, admin_, bob_, {sales_, integrator_type_});
+  const std::string& id = a.row.token.id;
+  const core::Time first = clock_.Now();
+  const core::Time slid = first + core::days{3};
+  recorder.Record({seed_.tenant_id, id, first, "192.0.2.1", slid});
+  std::optional<core::Time> expiry_during_write;
+  faulty.on_activity_write = [&] {
+    expiry_during_write = recorder.PendingExpiry(id);
+    recorder.Record({seed_.tenant_id, id, first + core::seconds{5}, "192.0.2.2", std::nullopt});
+  };
+  ASSERT_TRUE(recorder.Flush());
+  EXPECT_EQ(expiry_during_write, slid);
+  EXPECT_EQ(recorder.pending(), 1u);
+  auto stored = store_->GetToken(seed_.tenant_id, id);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->token.last_used_ip, "192.0.2.1");
+
+  faulty.on_activity_write = nullptr;
+  ASSERT_TRUE(recorder.Flush());
+  EXPECT_EQ(recorder.pending(), 0u);
+  stored = store_->GetToken(seed_.tenant_id, id);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->token.last_used_at, first + core::seconds{5});
+  EXPECT_EQ(stored->token.last_used_ip, "192.0.2.2");
+  EXPECT_EQ(stored->token.expires_at, slid);
+}
+
+TEST_F(TokenServiceTest, AFailedFlushKeepsItsRowsMergedWithNewerActivity) {
+  FaultyStore faulty(*store_);
+  ActivityRecorder recorder(faulty, {std::chrono::milliseconds{5000}, false});
+  TokenService tokens(faulty, clock_, key_, {});
+  CreatedToken a = CreateFor(tokens, admin_, bob_, {sales_, integrator_type_});
+  CreatedToken b = CreateFor(tokens, admin_, bob_, {sales_, integrator_type_});
+  const core::Time first = clock_.Now();
+  recorder.Record({seed_.tenant_id, a.row.token.id, first, "192.0.2.1", std::nullopt});
+  recorder.Record({seed_.tenant_id, b.row.token.id, first, "192.0.2.1", std::nullopt});
+  faulty.fail_activity_write = true;
+  faulty.on_activity_write = [&] {
+    recorder.Record(
+        {seed_.tenant_id, a.row.token.id, first + core::seconds{9}, "192.0.2.9", std::nullopt});
+  };
+  EXPECT_FALSE(recorder.Flush());
+  EXPECT_EQ(recorder.pending(), 2u);
+  EXPECT_EQ(recorder.stats().failed_batches, 1u);
+
+  faulty.fail_activity_write = false;
+  faulty.on_activity_write = nullptr;
+  ASSERT_TRUE(recorder.Flush());
+  EXPECT_EQ(recorder.pending(), 0u);
+  auto stored_a = store_->GetToken(seed_.tenant_id, a.row.token.id);
+  auto stored_b = store_->GetToken(seed_.tenant_id, b.row.token.id);
+  ASSERT_TRUE(stored_a && stored_b);
+  EXPECT_EQ(stored_a->token.last_used_at, first + core::seconds{9});
+  EXPECT_EQ(stored_a->token.last_used_ip, "192.0.2.9");
+  EXPECT_EQ(stored_b->token.last_used_at, first);
+}
+
 TEST_F(TokenServiceTest, BackgroundThreadFlushesOnItsInterval) {
   ActivityRecorder recorder(*store_, {std::chrono::milliseconds{50}, true});
   TokenServiceOptions options;
