@@ -211,18 +211,13 @@ void AddStandardHeaders(const Request& request, Response& response) {
   response.Set("X-Request-Id", request.request_id);
 }
 
-bool Env::MayBlock(Request& request) const {
-  if (!ChangesState(request.method)) return false;
-  RouteMatch match = router_.Match(request);
-  return match.kind == RouteMatch::Kind::kFound && match.route->execution == Execution::kBlocking;
-}
+Response Env::Handle(Request& request) const { return Handle(request, router_.Match(request)); }
 
-Response Env::Handle(Request& request) const {
+Response Env::Handle(Request& request, const RouteMatch& match) const {
   auto start = std::chrono::steady_clock::now();
   if (request.request_id.empty()) request.request_id = NewRequestId();
   std::string_view route = "unmatched";  // views into the router or literals
   Response response;
-  RouteMatch match;
   try {
     if (!IsKnownMethod(request.method)) {
       response = Problem(405, "This method is not supported.");
@@ -234,7 +229,6 @@ Response Env::Handle(Request& request) const {
                          "Authorization header.",
                          {{"access_token", "not allowed in the query string"}});
     } else {
-      match = router_.Match(request);
       switch (match.kind) {
         case RouteMatch::Kind::kFound:
           route = match.route->pattern;

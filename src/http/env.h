@@ -40,12 +40,12 @@ class Env {
   std::string BaseUrl(const Request& request) const;
   service::RequestContext Context(const Request& request) const;
 
-  // Whether Handle(request) belongs on the blocking pool: its route is Execution::kBlocking.
-  // (Requests without a route get a 404 or 405 at once.)
-  bool MayBlock(Request& request) const;
   // Turns any request into a response. Never throws: a handler's exception becomes a 500 with
   // a generic body and the detail in the log. Assigns request.request_id when empty.
   Response Handle(Request& request) const;
+  // The same with the route already matched (router().Match(request)): the server matches
+  // first to learn where the handler runs (Route::execution), and matches only once.
+  Response Handle(Request& request, const RouteMatch& match) const;
   // The answer to a request that could not be parsed far enough to be routed (bad target,
   // oversized header or body): a problem response with the standard headers, counted and
   // logged like any other.

@@ -369,12 +369,14 @@ asio::awaitable<void> Server::Impl::Session(Connection& connection, const std::s
     if (auto target = ParseTarget(message.target(), request); !target) {
       response = env.Reject(request, 400, target.error().public_message);
       keep_alive = false;
-    } else if (env.MayBlock(request)) {
+    } else if (const RouteMatch match = env.router().Match(request);
+               match.kind == RouteMatch::Kind::kFound &&
+               match.route->execution == Execution::kBlocking) {
       response = co_await asio::co_spawn(
-          blocking, [&]() -> asio::awaitable<Response> { co_return env.Handle(request); },
+          blocking, [&]() -> asio::awaitable<Response> { co_return env.Handle(request, match); },
           asio::use_awaitable);
     } else {
-      response = env.Handle(request);
+      response = env.Handle(request, match);
     }
     if (stopping) keep_alive = false;
     bool head = message.method() == bhttp::verb::head;
