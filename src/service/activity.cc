@@ -8,34 +8,22 @@ namespace tokend::service {
 
 ActivityRecorder::ActivityRecorder(store::Store& store, ActivityOptions options)
     : store_(store), options_(options) {
-  if (options_.background) thread_ = std::thread([this] { Run(); });
+  if (options_.background) {
+    flusher_.emplace(options_.interval, [this] {
+      if (auto flushed = Flush(); !flushed) {
+        spdlog::warn("activity: flush failed, will retry: {}", flushed.error().log_detail);
+      }
+    });
+  }
 }
 
 ActivityRecorder::~ActivityRecorder() { Stop(); }
 
 void ActivityRecorder::Stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  flusher_.reset();
   if (auto flushed = Flush(); !flushed) {
     spdlog::warn("activity: final flush failed, {} tokens' activity lost: {}", pending(),
                  flushed.error().log_detail);
-  }
-}
-
-void ActivityRecorder::Run() {
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    wake_.wait_for(lock, options_.interval, [this] { return stopping_; });
-    if (stopping_) break;
-    lock.unlock();
-    if (auto flushed = Flush(); !flushed) {
-      spdlog::warn("activity: flush failed, will retry: {}", flushed.error().log_detail);
-    }
-    lock.lock();
   }
 }
 

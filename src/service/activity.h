@@ -18,16 +18,15 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/periodic.h"
 #include "store/store.h"
 
 namespace tokend::service {
@@ -88,7 +87,6 @@ class ActivityRecorder {
   };
   using ByTokenId = std::unordered_map<std::string, store::TokenActivity, IdHash, std::equal_to<>>;
 
-  void Run();
   // The latest use wins for time and address, the later expiry for new_expires_at.
   static void Merge(store::TokenActivity& into, core::Time used_at, std::string_view client_ip,
                     std::optional<core::Time> new_expires_at);
@@ -102,9 +100,7 @@ class ActivityRecorder {
   ByTokenId in_flight_;
   Stats stats_;             // GUARDED_BY(mutex_)
   std::mutex flush_mutex_;  // one flush at a time, so batches reach the store in order
-  std::condition_variable wake_;
-  bool stopping_ = false;  // GUARDED_BY(mutex_)
-  std::thread thread_;
+  std::optional<core::PeriodicThread> flusher_;  // last: it calls Flush; absent unless background
 };
 
 }  // namespace tokend::service

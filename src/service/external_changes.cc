@@ -8,18 +8,9 @@ namespace tokend::service {
 
 ExternalChangeWatcher::ExternalChangeWatcher(store::Store& store, std::function<void()> on_change,
                                              ExternalChangeOptions options)
-    : store_(store), on_change_(std::move(on_change)), options_(options) {
+    : store_(store), on_change_(std::move(on_change)) {
   if (auto version = store_.ExternalChangeVersion(); version) version_ = *version;
-  if (options_.background) thread_ = std::thread([this] { Run(); });
-}
-
-ExternalChangeWatcher::~ExternalChangeWatcher() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (options.background) poller_.emplace(options.interval, [this] { Poll(); });
 }
 
 bool ExternalChangeWatcher::Poll() {
@@ -45,17 +36,6 @@ bool ExternalChangeWatcher::Poll() {
   }
   on_change_();
   return true;
-}
-
-void ExternalChangeWatcher::Run() {
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    wake_.wait_for(lock, options_.interval, [this] { return stopping_; });
-    if (stopping_) break;
-    lock.unlock();
-    Poll();
-    lock.lock();
-  }
 }
 
 }  // namespace tokend::service

@@ -11,13 +11,12 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
 #include <optional>
-#include <thread>
 
+#include "core/periodic.h"
 #include "store/store.h"
 
 namespace tokend::service {
@@ -35,8 +34,6 @@ class ExternalChangeWatcher {
   // does not block for long (it runs on the watcher's thread).
   ExternalChangeWatcher(store::Store& store, std::function<void()> on_change,
                         ExternalChangeOptions options = {});
-  // Stops the thread.
-  ~ExternalChangeWatcher();
   ExternalChangeWatcher(const ExternalChangeWatcher&) = delete;
   ExternalChangeWatcher& operator=(const ExternalChangeWatcher&) = delete;
 
@@ -45,17 +42,12 @@ class ExternalChangeWatcher {
   bool Poll();
 
  private:
-  void Run();
-
   store::Store& store_;
   const std::function<void()> on_change_;
-  const ExternalChangeOptions options_;
-  std::mutex mutex_;
-  std::optional<std::uint64_t> version_;  // GUARDED_BY(mutex_); nullopt after a failed read
-  bool failing_ = false;                  // GUARDED_BY(mutex_): log a failure once, not 10x/s
-  bool stopping_ = false;                 // GUARDED_BY(mutex_)
-  std::condition_variable wake_;
-  std::thread thread_;
+  std::mutex mutex_;  // Poll is public: a caller and the thread may poll at once
+  std::optional<std::uint64_t> version_;        // GUARDED_BY(mutex_); nullopt after a failed read
+  bool failing_ = false;                        // GUARDED_BY(mutex_): log a failure once, not 10x/s
+  std::optional<core::PeriodicThread> poller_;  // last: it calls Poll
 };
 
 }  // namespace tokend::service

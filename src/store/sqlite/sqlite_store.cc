@@ -20,11 +20,11 @@
 #include <set>
 #include <span>
 #include <string_view>
-#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
 
+#include "core/periodic.h"
 #include "store/sqlite/sqlite_connection.h"
 #include "store/sqlite/sqlite_migrations.h"
 
@@ -324,16 +324,7 @@ class SqliteStore final : public Store {
         readers_(std::move(readers)),
         checkpointer_(std::move(checkpointer)) {
     for (auto& reader : readers_) free_readers_.push_back(reader.get());
-    if (checkpointer_) checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
-  }
-
-  ~SqliteStore() override {
-    {
-      std::lock_guard lock(checkpoint_mutex_);
-      stopping_ = true;
-    }
-    checkpoint_wake_.notify_all();
-    if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+    if (checkpointer_) checkpoints_.emplace(kCheckpointInterval, [this] { Checkpoint(); });
   }
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
@@ -1026,18 +1017,11 @@ class SqliteStore final : public Store {
  private:
   // Failures (SQLITE_BUSY while another process checkpoints, I/O errors) are left to the next
   // round and, failing that, to the writer's own autocheckpoint (kWriterPragmas).
-  void CheckpointLoop() {
-    std::unique_lock lock(checkpoint_mutex_);
-    while (!stopping_) {
-      checkpoint_wake_.wait_for(lock, kCheckpointInterval, [this] { return stopping_; });
-      if (stopping_) break;
-      lock.unlock();
-      int wal_frames = 0;
-      int checkpointed = 0;
-      (void)sqlite3_wal_checkpoint_v2(checkpointer_->db(), "main", SQLITE_CHECKPOINT_PASSIVE,
-                                      &wal_frames, &checkpointed);
-      lock.lock();
-    }
+  void Checkpoint() {
+    int wal_frames = 0;
+    int checkpointed = 0;
+    (void)sqlite3_wal_checkpoint_v2(checkpointer_->db(), "main", SQLITE_CHECKPOINT_PASSIVE,
+                                    &wal_frames, &checkpointed);
   }
 
   // Runs `fn` on a reader connection (or the single connection of ":memory:").
@@ -1285,11 +1269,8 @@ class SqliteStore final : public Store {
   std::condition_variable pool_cv_;
   std::vector<Connection*> free_readers_;  // GUARDED_BY(pool_mutex_)
 
-  std::unique_ptr<Connection> checkpointer_;  // only the checkpoint thread uses it
-  std::mutex checkpoint_mutex_;
-  std::condition_variable checkpoint_wake_;
-  bool stopping_ = false;  // GUARDED_BY(checkpoint_mutex_)
-  std::thread checkpoint_thread_;
+  std::unique_ptr<Connection> checkpointer_;         // only the checkpoint thread uses it
+  std::optional<core::PeriodicThread> checkpoints_;  // last: stopped before the connections close
 };
 
 }  // namespace
