@@ -1,8 +1,8 @@
 -- wrk script: creates API tokens through POST /api/v1/tokens as fast as the server takes
 -- them, and writes each created token and its id to TOKENS_FILE and TOKENS_FILE.ids.
 -- Run with -t1 (one Lua state owns the files). After COUNT answers the thread stops sending;
--- wrk itself runs until its duration ends or it gets SIGINT (bench/load.sh sends it when
--- TOKENS_FILE.ids holds COUNT lines), then prints the summary.
+-- it then creates TOKENS_FILE.done. wrk itself runs until its duration ends or it gets SIGINT
+-- (bench/load.sh sends it once TOKENS_FILE.done exists), then prints the summary.
 -- Env: ADMIN_TOKEN (an Administrator token), BODY (the JSON fields other than "name",
 -- without braces), COUNT, TOKENS_FILE.
 local admin = os.getenv("ADMIN_TOKEN")
@@ -34,11 +34,14 @@ function response(status, headers, body)
   else
     failed = failed + 1
   end
-  if (created + failed) % 1000 == 0 or created + failed >= count then
+  if (created + failed) % 1000 == 0 or created + failed == count then
     tokens_file:flush()
     ids_file:flush()
   end
-  if created + failed >= count then wrk.thread:stop() end
+  if created + failed == count then
+    assert(io.open(os.getenv("TOKENS_FILE") .. ".done", "w")):close()
+    wrk.thread:stop()
+  end
 end
 
 function done(summary, latency, requests)

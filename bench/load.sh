@@ -69,7 +69,8 @@ admin_token=$("$bin" --data-dir "$work/data" token create --name bench-admin --u
   --department "$root_department" --user-type Administrator | awk '/^token: /{print $2}')
 # Seeding is the creation-rate measurement: wrk (not a Node client, which took a whole core
 # and capped the rate it could measure) with 32 connections POSTing /api/v1/tokens. The Lua
-# script stops sending after $SEED answers; wrk itself stops on SIGINT and prints the rate.
+# script stops sending after $SEED answers (failed ones included, counted in the RESULT line)
+# and says so with tokens.txt.done; wrk itself stops on SIGINT and prints the rate.
 body_fields=$(curl -s -H "Authorization: Bearer $admin_token" "$url/api/v1/me" | python3 -c '
 import datetime, json, sys
 me = json.load(sys.stdin)
@@ -80,8 +81,7 @@ print(json.dumps({"expires_at": expires, "user_id": me["user"]["id"],
 ADMIN_TOKEN=$admin_token BODY=$body_fields COUNT=$SEED TOKENS_FILE="$work/tokens.txt" \
   wrk -t1 -c32 -d3600s -s bench/create.lua "$url" >"$work/create.out" &
 wrk_pid=$!
-created_count() { if [[ -f $work/tokens.txt.ids ]]; then wc -l <"$work/tokens.txt.ids"; else echo 0; fi; }
-while kill -0 "$wrk_pid" 2>/dev/null && (($(created_count) < SEED)); do
+while kill -0 "$wrk_pid" 2>/dev/null && [[ ! -f $work/tokens.txt.done ]]; do
   sleep 0.05
 done
 kill -INT "$wrk_pid" 2>/dev/null || true
