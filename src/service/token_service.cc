@@ -453,7 +453,9 @@ core::Result<void> TokenService::Accept(const std::string& lookup_hash, Verified
                                         core::Time now, const RequestContext& ctx) {
   const bool mobile = token.kind == core::TokenKind::kMobile;
   core::Time expires_at = token.expires_at;
-  if (mobile && options_.activity != nullptr) {
+  // A pending slide matters only to a token that looks expired without it: the new slide does
+  // not depend on the old expiry. Asking only then keeps the recorder off the hot path.
+  if (mobile && options_.activity != nullptr && now >= expires_at) {
     if (auto pending = options_.activity->PendingExpiry(token.token_id);
         pending && *pending > expires_at) {
       expires_at = *pending;

@@ -751,6 +751,71 @@ TEST_F(TokenServiceTest, AFailedFlushKeepsItsRowsMergedWithNewerActivity) {
   EXPECT_EQ(stored_b->token.last_used_at, first);
 }
 
+// Record appends to a log per thread; the drain merges the logs. Whatever the interleaving,
+// each token ends with its latest use.
+TEST_F(TokenServiceTest, ActivityFromManyThreadsEndsWithEachTokensLatestUse) {
+  ActivityRecorder recorder(*store_, {std::chrono::milliseconds{5000}, false});
+  TokenService tokens(*store_, clock_, key_, {});
+  CreatedToken a = CreateFor(tokens, admin_, bob_, {sales_, integrator_type_});
+  CreatedToken b = CreateFor(tokens, admin_, bob_, {sales_, integrator_type_});
+  const core::Time first = clock_.Now();
+  constexpr int kThreads = 8;
+  constexpr int kRecordsPerThread = 1000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string ip = "192.0.2." + std::to_string(t);
+      for (int i = 0; i < kRecordsPerThread; ++i) {
+        const std::string& id = i % 2 == 0 ? a.row.token.id : b.row.token.id;
+        // Thread 5 makes the latest use of each token.
+        const core::Time at = first + core::seconds{i + (t == 5 ? kRecordsPerThread : 0)};
+        recorder.Record({seed_.tenant_id, id, at, ip, std::nullopt});
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(recorder.pending(), 2u);
+  ASSERT_TRUE(recorder.Flush());
+  EXPECT_EQ(recorder.stats().rows_written, 2u);
+  EXPECT_EQ(recorder.stats().dropped, 0u);
+  auto stored_a = store_->GetToken(seed_.tenant_id, a.row.token.id);
+  auto stored_b = store_->GetToken(seed_.tenant_id, b.row.token.id);
+  ASSERT_TRUE(stored_a && stored_b);
+  EXPECT_EQ(stored_a->token.last_used_at, first + core::seconds{2 * kRecordsPerThread - 2});
+  EXPECT_EQ(stored_b->token.last_used_at, first + core::seconds{2 * kRecordsPerThread - 1});
+  EXPECT_EQ(stored_a->token.last_used_ip, "192.0.2.5");
+  EXPECT_EQ(stored_b->token.last_used_ip, "192.0.2.5");
+}
+
+// A record's strings are kept inline in the log; longer ones take the slow path, not the bin.
+TEST_F(TokenServiceTest, ActivityWithAnAddressLongerThanALogRecordStillReachesTheStore) {
+  ActivityRecorder recorder(*store_, {std::chrono::milliseconds{5000}, false});
+  TokenService tokens(*store_, clock_, key_, {});
+  CreatedToken a = CreateFor(tokens, admin_, bob_, {sales_, integrator_type_});
+  const std::string long_address(80, 'f');
+  recorder.Record({seed_.tenant_id, a.row.token.id, clock_.Now(), long_address, std::nullopt});
+  ASSERT_TRUE(recorder.Flush());
+  auto stored = store_->GetToken(seed_.tenant_id, a.row.token.id);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->token.last_used_ip, long_address);
+}
+
+TEST_F(TokenServiceTest, AFullActivityLogDropsAndCountsWhatItCannotHold) {
+  ActivityOptions options{std::chrono::milliseconds{5000}, false};
+  options.max_log_records = 2;
+  ActivityRecorder recorder(*store_, options);
+  for (int i = 0; i < 3; ++i) {
+    recorder.Record({seed_.tenant_id, "token" + std::to_string(i), clock_.Now(), "192.0.2.1",
+                     std::nullopt});
+  }
+  EXPECT_EQ(recorder.stats().dropped, 1u);
+  EXPECT_EQ(recorder.pending(), 2u);
+  // Drained, the log has room again.
+  recorder.Record({seed_.tenant_id, "token3", clock_.Now(), "192.0.2.1", std::nullopt});
+  EXPECT_EQ(recorder.pending(), 3u);
+  EXPECT_EQ(recorder.stats().dropped, 1u);
+}
+
 TEST_F(TokenServiceTest, BackgroundThreadFlushesOnItsInterval) {
   ActivityRecorder recorder(*store_, {std::chrono::milliseconds{50}, true});
   TokenServiceOptions options;
