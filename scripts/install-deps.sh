@@ -8,7 +8,7 @@ set -euo pipefail
 build_packages=(
   build-essential g++ cmake ninja-build pkg-config git ca-certificates curl
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libsodium-dev libsqlite3-dev sqlite3 libpq-dev
+  libsodium-dev libisal-dev libsqlite3-dev sqlite3 libpq-dev
   libspdlog-dev libfmt-dev libcli11-dev libexpected-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3 python3-yaml

@@ -78,10 +78,14 @@ void ServerKey::Derive() {
 }
 
 std::string ServerKey::LookupHash(std::string_view token) const {
-  std::string out(kLookupHashBytes, '\0');
+  LookupHashBuffer hash;
+  LookupHashInto(token, hash);
+  return std::string(hash.data(), hash.size());
+}
+
+void ServerKey::LookupHashInto(std::string_view token, LookupHashBuffer& out) const {
   crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(), Bytes(token),
                      token.size(), lookup_key_.data(), lookup_key_.size());
-  return out;
 }
 
 std::string ServerKey::Seal(std::string_view plaintext, std::string_view associated_data) const {

@@ -19,6 +19,9 @@ bool InitCrypto();
 
 inline constexpr std::size_t kServerKeyBytes = 32;
 inline constexpr std::size_t kLookupHashBytes = 32;
+// A lookup hash on the stack: verification hashes every presented token, and a std::string
+// of 32 bytes is a heap allocation.
+using LookupHashBuffer = std::array<char, kLookupHashBytes>;
 
 class ServerKey {
  public:
@@ -31,6 +34,8 @@ class ServerKey {
 
   // Keyed BLAKE2b-256 of the token string: the only form in which tokens are looked up.
   std::string LookupHash(std::string_view token) const;
+  // The same into `out`, allocating nothing.
+  void LookupHashInto(std::string_view token, LookupHashBuffer& out) const;
 
   // XChaCha20-Poly1305 with a random nonce; `associated_data` (tenant and token id) is bound.
   // Returns nonce || ciphertext.

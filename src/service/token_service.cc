@@ -396,7 +396,9 @@ core::Result<void> TokenService::VerifyInto(std::string_view presented, const Re
   // Shape and checksum first: junk never costs a lookup.
   std::optional<core::TokenKind> kind = core::ParseToken(presented);
   if (!kind) return tl::unexpected(InvalidToken());
-  const std::string hash = key_.LookupHash(presented);
+  core::LookupHashBuffer hash_bytes;
+  key_.LookupHashInto(presented, hash_bytes);
+  const std::string_view hash(hash_bytes.data(), hash_bytes.size());
   const core::Time now = clock_.Now();
   VerificationCache* cache = options_.cache;
 
@@ -413,7 +415,7 @@ core::Result<void> TokenService::VerifyInto(std::string_view presented, const Re
     ticket = cache->BeginFill();
   }
 
-  auto record = store_.FindCredential(hash);
+  auto record = store_.FindCredential(std::string(hash));
   if (!record) {
     if (record.error().code == core::ErrorCode::kNotFound) {
       if (cache != nullptr) cache->PutNegative(hash, ticket);
@@ -449,7 +451,7 @@ core::Result<void> TokenService::VerifyInto(std::string_view presented, const Re
   return Accept(hash, out, now, ctx);
 }
 
-core::Result<void> TokenService::Accept(const std::string& lookup_hash, VerifiedToken& token,
+core::Result<void> TokenService::Accept(std::string_view lookup_hash, VerifiedToken& token,
                                         core::Time now, const RequestContext& ctx) {
   const bool mobile = token.kind == core::TokenKind::kMobile;
   core::Time expires_at = token.expires_at;

@@ -118,7 +118,7 @@ class TokenService {
  private:
   // The checks and bookkeeping after a token was found (cached or not): expiry (with a pending
   // mobile slide), activity, the slid expiry of a mobile token.
-  core::Result<void> Accept(const std::string& lookup_hash, VerifiedToken& token, core::Time now,
+  core::Result<void> Accept(std::string_view lookup_hash, VerifiedToken& token, core::Time now,
                             const RequestContext& ctx);
   void InvalidateToken(const core::Token& token);
 

@@ -170,6 +170,7 @@ class VerificationCache {
  private:
   struct Entry;
   struct NegativeSlot;
+  class SlotArena;
   struct Shard;
   class Interner;
 
@@ -188,6 +189,8 @@ class VerificationCache {
   const VerificationCacheOptions options_;
   const std::size_t shard_capacity_;
   const std::size_t negative_slots_per_shard_;  // a power of two
+  const std::size_t slots_per_shard_;           // a power of two, > 4/3 shard_capacity_
+  std::unique_ptr<SlotArena> slot_arena_;
   std::atomic<std::uint64_t> epoch_{0};
   std::unique_ptr<Shard[]> shards_;
   std::unique_ptr<Interner> interner_;
