@@ -139,8 +139,32 @@ CREATE INDEX audit_by_actor ON audit_events (tenant_id, actor_user_id, id);
 CREATE INDEX audit_by_target ON audit_events (tenant_id, target_id, id);
 )sql";
 
+// Full instead of partial token indexes. Revoking a token had to take its row out of all seven
+// partial indexes (`WHERE revoked_at IS NULL`): ~45 us per token, half of a 10,000-token
+// multi-select delete. Now a revocation rewrites only the row, since no index holds
+// revoked_at; lists skip revoked rows as they read them (they read each row anyway). The price:
+// revoked rows stay in the indexes, and a page of a list whose first rows were all revoked
+// reads past them.
+constexpr std::string_view kV2FullTokenIndexes = R"sql(
+DROP INDEX tokens_by_created;
+DROP INDEX tokens_by_name;
+DROP INDEX tokens_by_expires;
+DROP INDEX tokens_by_last_used;
+DROP INDEX tokens_by_user;
+DROP INDEX tokens_by_department;
+DROP INDEX tokens_by_user_type;
+CREATE INDEX tokens_by_created ON tokens (tenant_id, kind, created_at, id);
+CREATE INDEX tokens_by_name ON tokens (tenant_id, kind, name, id);
+CREATE INDEX tokens_by_expires ON tokens (tenant_id, kind, expires_at, id);
+CREATE INDEX tokens_by_last_used ON tokens (tenant_id, kind, coalesce(last_used_at, -1), id);
+CREATE INDEX tokens_by_user ON tokens (tenant_id, user_id, kind, created_at, id);
+CREATE INDEX tokens_by_department ON tokens (tenant_id, department_id, kind, created_at, id);
+CREATE INDEX tokens_by_user_type ON tokens (tenant_id, user_type_id, kind, created_at, id);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema", kV1Initial},
+    {2, "full token indexes", kV2FullTokenIndexes},
 };
 
 }  // namespace
