@@ -59,7 +59,10 @@ constexpr const char* kWriterPragmas =
     "PRAGMA wal_autocheckpoint = 65536;"
     "PRAGMA journal_size_limit = 67108864;"
     "PRAGMA cache_size = -16384;"  // 16 MiB: keeps the hot index pages of 1M tokens resident
-    "PRAGMA mmap_size = 268435456;";
+    "PRAGMA mmap_size = 268435456;"
+    // The statement journals of a group commit's savepoints: in memory, not in a temporary
+    // file created and unlinked for each (strace: ~20 file creations per second under load).
+    "PRAGMA temp_store = MEMORY;";
 // A checkpoint copies the WAL into the database file and fsyncs both (tens of ms at a time
 // under load). Run by the committing writer, it stalls every write queued behind it; on a
 // thread of its own, PASSIVE (never waiting for readers or writers), it runs beside the writes.
