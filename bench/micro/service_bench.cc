@@ -8,11 +8,9 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
-#include <algorithm>
-#include <random>
-#include <numeric>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +18,8 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <numeric>
+#include <random>
 #include <string>
 #include <vector>
 

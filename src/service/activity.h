@@ -18,9 +18,9 @@
 // Thread-safe.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
-#include <array>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -144,8 +144,8 @@ class ActivityRecorder {
   // What the running flush is writing: filled and emptied by Flush only (under flush_mutex_),
   // swapped under mutex_; read by PendingExpiry until the store has it.
   ByTokenId in_flight_;
-  std::vector<LogRecord> draining_;  // a log swapped out for draining. GUARDED_BY(mutex_)
-  Stats stats_;                      // GUARDED_BY(mutex_)
+  std::vector<LogRecord> draining_;          // a log swapped out for draining. GUARDED_BY(mutex_)
+  Stats stats_;                              // GUARDED_BY(mutex_)
   std::atomic<std::uint64_t> log_drops_{0};  // records dropped at a full log
   std::mutex flush_mutex_;  // one flush at a time, so batches reach the store in order
   // Last: they call Drain and Flush; absent unless background.

@@ -805,8 +805,8 @@ TEST_F(TokenServiceTest, AFullActivityLogDropsAndCountsWhatItCannotHold) {
   options.max_log_records = 2;
   ActivityRecorder recorder(*store_, options);
   for (int i = 0; i < 3; ++i) {
-    recorder.Record({seed_.tenant_id, "token" + std::to_string(i), clock_.Now(), "192.0.2.1",
-                     std::nullopt});
+    recorder.Record(
+        {seed_.tenant_id, "token" + std::to_string(i), clock_.Now(), "192.0.2.1", std::nullopt});
   }
   EXPECT_EQ(recorder.stats().dropped, 1u);
   EXPECT_EQ(recorder.pending(), 2u);

@@ -237,8 +237,8 @@ struct alignas(64) VerificationCache::Shard {
   // Slots keyed by lookup hash: this shard's part of the SlotArena, never resized (room for
   // the shard's capacity at load 3/4).
   std::span<std::uint32_t> by_hash;
-  std::vector<std::uint32_t> by_id;                           // slots keyed by token id
-  std::uint32_t allocated = 0;  // entry numbers handed out (live or free)
+  std::vector<std::uint32_t> by_id;  // slots keyed by token id
+  std::uint32_t allocated = 0;       // entry numbers handed out (live or free)
   std::uint32_t live = 0;
   std::uint32_t free_head = kNoEntry;
   std::uint32_t hand = 0;                     // CLOCK hand
@@ -454,8 +454,7 @@ VerificationCache::VerificationCache(const core::Clock& clock, VerificationCache
       negative_slots_per_shard_(std::bit_floor(std::max<std::size_t>(
           1, (options.negative_capacity != 0 ? options.negative_capacity : options.capacity / 8) /
                  kShards))),
-      slots_per_shard_(
-          std::bit_ceil(std::max<std::size_t>(16, shard_capacity_ * 4 / 3 + 1))),
+      slots_per_shard_(std::bit_ceil(std::max<std::size_t>(16, shard_capacity_ * 4 / 3 + 1))),
       slot_arena_(std::make_unique<SlotArena>(slots_per_shard_ * kShards)),
       shards_(new Shard[kShards]),
       interner_(std::make_unique<Interner>(kInternedPerEntry * shard_capacity_ * kShards)) {
