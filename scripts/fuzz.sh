@@ -37,7 +37,7 @@ declare -A sources=(
 readonly common_flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer -ffunction-sections -fdata-sections
   -I"$root/src" -I"$root" -DSPDLOG_SHARED_LIB -DSPDLOG_COMPILED_LIB -DSPDLOG_FMT_EXTERNAL
   -fsanitize=address,undefined -fno-sanitize-recover=undefined)
-readonly libs=(-lboost_json -lboost_url -lspdlog -lfmt -lsodium -pthread)
+readonly libs=(-lboost_json -lboost_url -lspdlog -lfmt -lsodium -lisal -pthread)
 
 mkdir -p "$build/obj" "$out_dir"
 

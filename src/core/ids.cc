@@ -1,5 +1,7 @@
 #include "core/ids.h"
 
+#include <chrono>
+
 #include "core/base62.h"
 #include "core/crypto.h"
 
@@ -7,10 +9,23 @@ namespace tokend::core {
 namespace {
 
 constexpr std::size_t kIdLength = 20;
+// 62^8 ms is ~6,900 years of milliseconds.
+constexpr std::size_t kTimeDigits = 8;
 
 }  // namespace
 
-std::string NewId() { return RandomBase62(kIdLength); }
+std::string NewId() {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  auto millis =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+  std::string id(kTimeDigits, '0');
+  for (std::size_t i = kTimeDigits; i-- > 0;) {
+    id[i] = kBase62Alphabet[millis % 62];
+    millis /= 62;
+  }
+  id += RandomBase62(kIdLength - kTimeDigits);
+  return id;
+}
 
 bool LooksLikeId(std::string_view id) { return id.size() == kIdLength && IsBase62(id); }
 

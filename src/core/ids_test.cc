@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "core/crypto.h"
 
@@ -19,6 +21,26 @@ TEST(IdsTest, NewIdsLookLikeIdsAndAreDistinct) {
     seen.insert(id);
   }
   EXPECT_EQ(seen.size(), 1000u);
+}
+
+// Ids sort by creation (B-tree inserts at the right edge), across a millisecond at least.
+TEST(IdsTest, LaterIdsSortAfterEarlierOnes) {
+  ASSERT_TRUE(InitCrypto());
+  std::string previous = NewId();
+  for (int i = 0; i < 5; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{2});
+    std::string next = NewId();
+    EXPECT_LT(previous, next);
+    previous = next;
+  }
+}
+
+// The random part: ids made within one millisecond still differ, in their last 12 characters.
+TEST(IdsTest, IdsOfOneMillisecondDifferInTheirRandomPart) {
+  ASSERT_TRUE(InitCrypto());
+  std::set<std::string> tails;
+  for (int i = 0; i < 1000; ++i) tails.insert(NewId().substr(8));
+  EXPECT_EQ(tails.size(), 1000u);
 }
 
 TEST(IdsTest, JunkIsNotAnId) {

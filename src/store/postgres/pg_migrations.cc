@@ -146,8 +146,32 @@ CREATE INDEX audit_by_actor ON audit_events (tenant_id, actor_user_id, id);
 CREATE INDEX audit_by_target ON audit_events (tenant_id, target_id, id);
 )sql";
 
+// Mirrors SQLite's migration 2: full instead of partial token indexes, so that a revocation
+// (an UPDATE of revoked_at, which no index names any more) leaves every index alone and can
+// be a HOT update. Lists filter revoked rows as they read them.
+constexpr std::string_view kV2FullTokenIndexes = R"sql(
+DROP INDEX tokens_by_created;
+DROP INDEX tokens_by_name;
+DROP INDEX tokens_by_expires;
+DROP INDEX tokens_by_last_used;
+DROP INDEX tokens_by_user;
+DROP INDEX tokens_by_department;
+DROP INDEX tokens_by_user_type;
+CREATE INDEX tokens_by_created ON tokens (tenant_id, kind, created_at, id COLLATE "C");
+CREATE INDEX tokens_by_name ON tokens (tenant_id, kind, name COLLATE "C", id COLLATE "C");
+CREATE INDEX tokens_by_expires ON tokens (tenant_id, kind, expires_at, id COLLATE "C");
+CREATE INDEX tokens_by_last_used
+  ON tokens (tenant_id, kind, (coalesce(last_used_at, -1)), id COLLATE "C");
+CREATE INDEX tokens_by_user ON tokens (tenant_id, user_id, kind, created_at, id COLLATE "C");
+CREATE INDEX tokens_by_department
+  ON tokens (tenant_id, department_id, kind, created_at, id COLLATE "C");
+CREATE INDEX tokens_by_user_type
+  ON tokens (tenant_id, user_type_id, kind, created_at, id COLLATE "C");
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema", kV1Initial},
+    {2, "full token indexes", kV2FullTokenIndexes},
 };
 
 constexpr std::string_view kCreateMigrationsTable = R"sql(
