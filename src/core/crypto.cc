@@ -80,7 +80,7 @@ void ServerKey::Derive() {
 std::string ServerKey::LookupHash(std::string_view token) const {
   LookupHashBuffer hash;
   LookupHashInto(token, hash);
-  return std::string(hash.data(), hash.size());
+  return {hash.data(), hash.size()};
 }
 
 void ServerKey::LookupHashInto(std::string_view token, LookupHashBuffer& out) const {

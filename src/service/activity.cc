@@ -29,7 +29,7 @@ void ActivityRecorder::LogRecord::Set(const ActivityRecord& activity) {
 }
 
 ActivityRecorder::ActivityRecorder(store::Store& store, ActivityOptions options)
-    : store_(store), options_(options), logs_(new LogShard[kLogShards]) {
+    : store_(store), options_(options) {
   if (options_.background) {
     drainer_.emplace(std::min(kDrainInterval, options_.interval), [this] { Drain(); });
     flusher_.emplace(options_.interval, [this] {

@@ -22,7 +22,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -138,7 +137,7 @@ class ActivityRecorder {
 
   store::Store& store_;
   const ActivityOptions options_;
-  std::unique_ptr<LogShard[]> logs_;
+  std::array<LogShard, kLogShards> logs_;
   mutable std::mutex mutex_;
   ByTokenId pending_;  // drained since the last flush began. GUARDED_BY(mutex_)
   // What the running flush is writing: filled and emptied by Flush only (under flush_mutex_),
