@@ -705,7 +705,9 @@ void VerificationCache::InvalidateTenant(const std::string& tenant_id) {
 
 void VerificationCache::ClearLocked(Shard& shard) {
   shard.blocks.clear();
-  std::fill(shard.by_hash.begin(), shard.by_hash.end(), 0);
+  // Only a shard that has held entries has slots to clear: zeroing the others would map every
+  // page of the arena (InvalidateAll runs on every change another process makes).
+  if (shard.allocated != 0) std::fill(shard.by_hash.begin(), shard.by_hash.end(), 0);
   std::vector<std::uint32_t>().swap(shard.by_id);
   shard.allocated = 0;
   shard.live = 0;

@@ -48,7 +48,9 @@ namespace tokend::service {
 
 struct VerificationCacheOptions {
   // Positive entries at most: ~160-190 bytes each with indexes and interned ids, so the default
-  // costs ~190 MB when full. At most max(capacity, kShards).
+  // costs ~190 MB when full. At most max(capacity, kShards). The lookup-hash slots for the
+  // whole capacity are reserved up front (5-11 bytes per token of capacity, 8 MB at the
+  // default), mapped by the kernel as they are touched.
   std::size_t capacity = 1'000'000;
   // Bounds how long a change made on another instance (whose notification was lost) can go
   // unseen here; short enough to be a non-issue for revocation, long enough to absorb bursts.

@@ -67,18 +67,28 @@ class SqliteFileTest : public ::testing::Test {
     return tenant;
   }
 
-  std::string Pragma(const std::string& pragma) {
+  // Every row of `sql`, run on a read-only connection of its own, each column as text.
+  std::vector<std::vector<std::string>> Query(const std::string& sql) {
+    std::vector<std::vector<std::string>> rows;
     sqlite3* db = nullptr;
     EXPECT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
     sqlite3_stmt* stmt = nullptr;
-    std::string value;
-    if (sqlite3_prepare_v2(db, ("PRAGMA " + pragma).c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
-        sqlite3_step(stmt) == SQLITE_ROW) {
-      value = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sql;
+    while (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
+      std::vector<std::string>& row = rows.emplace_back();
+      for (int c = 0; c < sqlite3_column_count(stmt); ++c) {
+        const unsigned char* text = sqlite3_column_text(stmt, c);
+        row.emplace_back(text == nullptr ? "" : reinterpret_cast<const char*>(text));
+      }
     }
     sqlite3_finalize(stmt);
     sqlite3_close(db);
-    return value;
+    return rows;
+  }
+
+  std::string Pragma(const std::string& pragma) {
+    auto rows = Query("PRAGMA " + pragma);
+    return rows.empty() || rows[0].empty() ? std::string() : rows[0][0];
   }
 
   std::filesystem::path dir_;
@@ -304,20 +314,12 @@ TEST_F(SqliteFileTest, MigrateRecordsEveryVersionOnce) {
   ASSERT_TRUE((*store)->Migrate());
   ASSERT_TRUE((*store)->Migrate());
   EXPECT_EQ(Pragma("table_info(schema_migrations)").empty(), false);
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  sqlite3_stmt* stmt = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db,
-                               "SELECT count(*), count(DISTINCT version), min(version) FROM "
-                               "schema_migrations",
-                               -1, &stmt, nullptr),
-            SQLITE_OK);
-  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-  EXPECT_GE(sqlite3_column_int(stmt, 0), 1);
-  EXPECT_EQ(sqlite3_column_int(stmt, 0), sqlite3_column_int(stmt, 1));
-  EXPECT_EQ(sqlite3_column_int(stmt, 2), 1);
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
+  auto rows =
+      Query("SELECT count(*), count(DISTINCT version), min(version) FROM schema_migrations");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_GE(std::stoi(rows[0][0]), 1);
+  EXPECT_EQ(rows[0][0], rows[0][1]);
+  EXPECT_EQ(rows[0][2], "1");
 }
 
 // Migration 2: a revocation (UPDATE of revoked_at) must not have to touch any token index, as
@@ -327,24 +329,13 @@ TEST_F(SqliteFileTest, NoTokenIndexDependsOnRevocation) {
   auto store = OpenSqliteStore(path_);
   ASSERT_TRUE(store);
   ASSERT_TRUE((*store)->Migrate());
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  sqlite3_stmt* stmt = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db,
-                               "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-                               "tbl_name = 'tokens' AND sql IS NOT NULL",
-                               -1, &stmt, nullptr),
-            SQLITE_OK);
-  int indexes = 0;
-  while (sqlite3_step(stmt) == SQLITE_ROW) {
-    ++indexes;
-    const std::string name = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-    const std::string sql = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1));
-    EXPECT_EQ(sql.find("revoked_at"), std::string::npos) << name << ": " << sql;
+  auto indexes = Query(
+      "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tokens' AND "
+      "sql IS NOT NULL");
+  EXPECT_EQ(indexes.size(), 7u);
+  for (const auto& index : indexes) {
+    EXPECT_EQ(index[1].find("revoked_at"), std::string::npos) << index[0] << ": " << index[1];
   }
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  EXPECT_EQ(indexes, 7);
 }
 
 }  // namespace
