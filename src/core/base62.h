@@ -2,6 +2,8 @@
 // that the value of a digit is its position (checksums are encoded big-endian in it).
 #pragma once
 
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 // Internal to core.
@@ -21,6 +23,14 @@ constexpr int Base62Value(char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A' + 10;
   if (c >= 'a' && c <= 'z') return c - 'a' + 36;
   return -1;
+}
+
+// Appends `value` as exactly `digits` base62 digits, big-endian and zero-padded, so that the
+// byte order of such strings is the order of their values. REQUIRES: value < 62^digits.
+inline void AppendBase62(std::uint64_t value, std::size_t digits, std::string& out) {
+  out.append(digits, '0');
+  for (std::size_t i = out.size(); digits-- > 0; value /= 62)
+    out[--i] = kBase62Alphabet[value % 62];
 }
 
 constexpr bool IsBase62(std::string_view s) {

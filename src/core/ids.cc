@@ -16,13 +16,11 @@ constexpr std::size_t kTimeDigits = 8;
 
 std::string NewId() {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
-  auto millis =
-      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
-  std::string id(kTimeDigits, '0');
-  for (std::size_t i = kTimeDigits; i-- > 0;) {
-    id[i] = kBase62Alphabet[millis % 62];
-    millis /= 62;
-  }
+  std::string id;
+  id.reserve(kIdLength);
+  AppendBase62(static_cast<std::uint64_t>(
+                   std::chrono::duration_cast<std::chrono::milliseconds>(now).count()),
+               kTimeDigits, id);
   id += RandomBase62(kIdLength - kTimeDigits);
   return id;
 }

@@ -35,8 +35,9 @@ TEST(IdsTest, LaterIdsSortAfterEarlierOnes) {
   }
 }
 
-// The random part: ids made within one millisecond still differ, in their last 12 characters.
-TEST(IdsTest, IdsOfOneMillisecondDifferInTheirRandomPart) {
+// The random part: ids made in a burst (mostly within one millisecond) differ in their last
+// 12 characters, not only in the time prefix.
+TEST(IdsTest, IdsMadeTogetherDifferInTheirRandomPart) {
   ASSERT_TRUE(InitCrypto());
   std::set<std::string> tails;
   for (int i = 0; i < 1000; ++i) tails.insert(NewId().substr(8));

@@ -72,13 +72,9 @@ std::string TokenHint(std::string_view token) {
 }
 
 std::string Base62Crc32(std::string_view data) {
-  std::uint32_t value = Crc32(data);
   // 62^6 > 2^32, so six digits always suffice.
-  std::string out(kTokenChecksumLength, '0');
-  for (std::size_t i = kTokenChecksumLength; i-- > 0;) {
-    out[i] = kBase62Alphabet[value % 62];
-    value /= 62;
-  }
+  std::string out;
+  AppendBase62(Crc32(data), kTokenChecksumLength, out);
   return out;
 }
 

@@ -72,8 +72,8 @@ class ActivityRecorder {
   ActivityRecorder(const ActivityRecorder&) = delete;
   ActivityRecorder& operator=(const ActivityRecorder&) = delete;
 
-  // Merges into the token's pending activity: the latest use wins for time and address, the
-  // later expiry wins for new_expires_at.
+  // Records one use. The next drain merges it into the token's pending activity: the latest
+  // use wins for time and address, the later expiry for new_expires_at.
   void Record(const ActivityRecord& activity);
   // The pending (not yet written) slid expiry of a mobile token.
   std::optional<core::Time> PendingExpiry(std::string_view token_id);
