@@ -31,6 +31,7 @@
 
 #include "core/error.h"
 #include "core/periodic.h"
+#include "core/string_hash.h"
 #include "store/store.h"
 
 namespace tokend::service {
@@ -96,12 +97,8 @@ class ActivityRecorder {
   std::size_t pending();
 
  private:
-  // Lets the maps be searched by string_view without building a std::string.
-  struct IdHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
-  };
-  using ByTokenId = std::unordered_map<std::string, store::TokenActivity, IdHash, std::equal_to<>>;
+  using ByTokenId =
+      std::unordered_map<std::string, store::TokenActivity, core::StringHash, std::equal_to<>>;
 
   // One Record, with its strings inline. Ids are 20 characters (core/ids.h) and a textual
   // IPv6 address at most 45; a record whose strings do not fit goes straight to the map.

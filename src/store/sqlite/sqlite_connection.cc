@@ -184,18 +184,17 @@ Connection::~Connection() {
 }
 
 Result<Statement> Connection::Prepare(std::string_view sql) {
-  std::string key(sql);
-  if (auto it = cache_.find(key); it != cache_.end()) return Statement(it->second, false);
+  if (auto it = cache_.find(sql); it != cache_.end()) return Statement(it->second, false);
   const bool cache = cache_.size() < kMaxCachedStatements;
   sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v3(db_, key.data(), static_cast<int>(key.size()),
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
                               cache ? SQLITE_PREPARE_PERSISTENT : 0, &stmt, nullptr);
   if (rc != SQLITE_OK) {
     sqlite3_finalize(stmt);
     return tl::unexpected(ErrorFrom(db_, rc, "prepare"));
   }
   if (!cache) return Statement(stmt, true);
-  cache_.emplace(std::move(key), stmt);
+  cache_.emplace(std::string(sql), stmt);
   return Statement(stmt, false);
 }
 

@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/model.h"
+#include "core/string_hash.h"
 
 namespace tokend::store::sqlite {
 
@@ -112,7 +113,8 @@ class Connection {
   sqlite3* db_;
   // Bounded so that the list queries' many shapes cannot grow it without limit.
   static constexpr std::size_t kMaxCachedStatements = 256;
-  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  // Searched by the caller's string_view: a lookup allocates nothing.
+  std::unordered_map<std::string, sqlite3_stmt*, core::StringHash, std::equal_to<>> cache_;
 };
 
 // BEGIN IMMEDIATE (writes) or BEGIN (consistent multi-statement reads); rolls back on
