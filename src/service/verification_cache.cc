@@ -32,16 +32,11 @@ constexpr std::size_t kMaxShardEntries = kSlotIndexMask - 1;
 
 // Entries are allocated in blocks that never move, so growth copies nothing: block k holds
 // kFirstBlockEntries << k entries. The first is small (64 entries, 7 KB) so that an almost empty
-// shard costs little; blocks of 2 MiB and more are backed by huge pages (madvise), because at
-// millions of entries every hit is a random access and a TLB miss costs as much as the cache
-// miss in a VM. The price: up to one partly used huge page per shard.
+// shard costs little. Blocks come from one arena (see Arena) and are kept when a shard is
+// cleared, to be refilled.
 constexpr unsigned kFirstBlockBits = 6;
 constexpr std::uint32_t kFirstBlockEntries = std::uint32_t{1} << kFirstBlockBits;
-constexpr std::size_t kHugePageBytes = 2 * 1024 * 1024;
-
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
-};
+constexpr std::size_t kHugePageBytes = std::size_t{2} << 20;
 
 // Lookup hashes are keyed BLAKE2b output, uniformly distributed: their first 8 bytes serve
 // as the hash of the key. Low 8 bits pick the shard, the next bits the home slot, the top 8
@@ -172,34 +167,44 @@ CachedCredential VerifiedToken::ToCredential() const {
   return credential;
 }
 
-// Zeroed memory that the kernel maps lazily, on huge pages where it grants them: the lookup
-// hash slots of every shard, sized for the capacity up front. A hit's first DRAM miss is its
-// slot; with 4 KiB pages that miss also walked the page tables (~450 ns in a VM at 10M tokens,
-// ~280 ns on huge pages).
-class VerificationCache::SlotArena {
+// Zeroed memory reserved up front for the whole capacity, which the kernel maps only as it is
+// touched, on huge pages where it grants them; handed out by bumping an offset, never freed
+// before the cache. Two of them hold the lookup-hash slots and the entry blocks of every shard.
+// A hit at millions of tokens is two random reads, a slot and then an entry; on 4 KiB pages
+// each also walked the page tables (~450 ns a read in a VM at 10M tokens, ~280 ns on huge
+// pages). Blocks allocated one after another share huge pages, so a small cache stays small:
+// at most one partly used huge page per shard beyond its entries.
+class VerificationCache::Arena {
  public:
-  explicit SlotArena(std::size_t slots) : bytes_(slots * sizeof(std::uint32_t) + kHugePageBytes) {
-    void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  explicit Arena(std::size_t bytes) : capacity_(bytes), mapped_(bytes + kHugePageBytes) {
+    // MAP_NORESERVE: a large capacity must not be refused for memory it may never use.
+    void* p = mmap(nullptr, mapped_, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
     mapping_ = static_cast<char*>(p);
     // Huge pages need 2 MiB alignment: the mapping has room for it.
     const auto address = reinterpret_cast<std::uintptr_t>(mapping_);
-    char* aligned = mapping_ + ((kHugePageBytes - address % kHugePageBytes) % kHugePageBytes);
-    if (slots * sizeof(std::uint32_t) >= kHugePageBytes) {
-      madvise(aligned, slots * sizeof(std::uint32_t), MADV_HUGEPAGE);  // a hint only
-    }
-    slots_ = reinterpret_cast<std::uint32_t*>(aligned);
+    base_ = mapping_ + ((kHugePageBytes - address % kHugePageBytes) % kHugePageBytes);
+    if (bytes >= kHugePageBytes) madvise(base_, bytes, MADV_HUGEPAGE);  // a hint only
   }
-  ~SlotArena() { munmap(mapping_, bytes_); }
-  SlotArena(const SlotArena&) = delete;
-  SlotArena& operator=(const SlotArena&) = delete;
+  ~Arena() { munmap(mapping_, mapped_); }
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
 
-  std::uint32_t* slots() const { return slots_; }
+  // `bytes` of zeroed memory, 64-byte aligned. Throws std::bad_alloc beyond the capacity.
+  void* Allocate(std::size_t bytes) {
+    const std::size_t rounded = (bytes + 63) & ~std::size_t{63};
+    const std::size_t offset = used_.fetch_add(rounded);
+    if (offset + rounded > capacity_) throw std::bad_alloc();
+    return base_ + offset;
+  }
 
  private:
-  const std::size_t bytes_;
+  const std::size_t capacity_;
+  const std::size_t mapped_;
   char* mapping_ = nullptr;
-  std::uint32_t* slots_ = nullptr;
+  char* base_ = nullptr;
+  std::atomic<std::size_t> used_{0};
 };
 
 // --- Storage ---------------------------------------------------------------------------------
@@ -233,9 +238,9 @@ struct VerificationCache::NegativeSlot {
 // bounce one line between cores.
 struct alignas(64) VerificationCache::Shard {
   mutable std::mutex mutex;
-  std::vector<std::unique_ptr<Entry[], FreeDeleter>> blocks;  // GUARDED_BY(mutex), and below
-  // Slots keyed by lookup hash: this shard's part of the SlotArena, never resized (room for
-  // the shard's capacity at load 3/4).
+  std::vector<Entry*> blocks;  // in entry_arena_. GUARDED_BY(mutex), and below
+  // Slots keyed by lookup hash: this shard's part of slot_arena_, never resized (room for the
+  // shard's capacity at load 3/4).
   std::span<std::uint32_t> by_hash;
   std::vector<std::uint32_t> by_id;  // slots keyed by token id
   std::uint32_t allocated = 0;       // entry numbers handed out (live or free)
@@ -249,6 +254,11 @@ struct alignas(64) VerificationCache::Shard {
   // kFirstBlockEntries * (2^k - 1) entries of the blocks before.
   static std::uint32_t BlockOf(std::uint32_t i) {
     return static_cast<std::uint32_t>(std::bit_width((i >> kFirstBlockBits) + 1)) - 1;
+  }
+  // Entries in the blocks that hold entry numbers 0 .. capacity - 1. REQUIRES: capacity > 0.
+  static std::size_t BlockEntriesFor(std::size_t capacity) {
+    const std::uint32_t blocks = BlockOf(static_cast<std::uint32_t>(capacity - 1)) + 1;
+    return std::size_t{kFirstBlockEntries} * ((std::size_t{1} << blocks) - 1);
   }
   Entry& at(std::uint32_t i) {
     const std::uint32_t k = BlockOf(i);
@@ -455,12 +465,16 @@ VerificationCache::VerificationCache(const core::Clock& clock, VerificationCache
           1, (options.negative_capacity != 0 ? options.negative_capacity : options.capacity / 8) /
                  kShards))),
       slots_per_shard_(std::bit_ceil(std::max<std::size_t>(16, shard_capacity_ * 4 / 3 + 1))),
-      slot_arena_(std::make_unique<SlotArena>(slots_per_shard_ * kShards)),
+      slot_arena_(std::make_unique<Arena>(slots_per_shard_ * kShards * sizeof(std::uint32_t))),
+      entry_arena_(std::make_unique<Arena>(kShards * sizeof(Entry) *
+                                           Shard::BlockEntriesFor(shard_capacity_))),
       shards_(new Shard[kShards]),
       interner_(std::make_unique<Interner>(kInternedPerEntry * shard_capacity_ * kShards)) {
   static_assert(sizeof(Entry) <= 112, "keep cached tokens compact: see docs/performance.md");
+  auto* slots = static_cast<std::uint32_t*>(
+      slot_arena_->Allocate(slots_per_shard_ * kShards * sizeof(std::uint32_t)));
   for (std::size_t s = 0; s < kShards; ++s) {
-    shards_[s].by_hash = {slot_arena_->slots() + s * slots_per_shard_, slots_per_shard_};
+    shards_[s].by_hash = {slots + s * slots_per_shard_, slots_per_shard_};
   }
 }
 
@@ -577,14 +591,11 @@ void VerificationCache::InsertLocked(Shard& shard, const Entry& entry, std::uint
     shard.free_head = shard.at(i).tenant;
   } else {
     i = shard.allocated++;
+    // A shard holds at most shard_capacity_ entries, so it takes at most the blocks that the
+    // arena was sized for; a cleared shard refills the blocks it has.
     if (const std::uint32_t k = Shard::BlockOf(i); k >= shard.blocks.size()) {
-      // Uninitialised: memory is touched only as entries are used.
-      const std::size_t bytes = sizeof(Entry) * (std::size_t{kFirstBlockEntries} << k);
-      const std::size_t align = bytes >= kHugePageBytes ? kHugePageBytes : alignof(Entry);
-      void* block = std::aligned_alloc(align, (bytes + align - 1) / align * align);
-      if (block == nullptr) throw std::bad_alloc();
-      if (align == kHugePageBytes) madvise(block, bytes, MADV_HUGEPAGE);  // a hint only
-      shard.blocks.emplace_back(static_cast<Entry*>(block));
+      shard.blocks.push_back(static_cast<Entry*>(
+          entry_arena_->Allocate(sizeof(Entry) * (std::size_t{kFirstBlockEntries} << k))));
     }
   }
   Entry& stored = shard.at(i);
@@ -704,7 +715,7 @@ void VerificationCache::InvalidateTenant(const std::string& tenant_id) {
 }
 
 void VerificationCache::ClearLocked(Shard& shard) {
-  shard.blocks.clear();
+  // The blocks stay: entry numbers restart at 0, in the same memory.
   // Only a shard that has held entries has slots to clear: zeroing the others would map every
   // page of the arena (InvalidateAll runs on every change another process makes).
   if (shard.allocated != 0) std::fill(shard.by_hash.begin(), shard.by_hash.end(), 0);

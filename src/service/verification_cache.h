@@ -1,6 +1,6 @@
 // The verification cache: recently verified credentials by lookup hash, so that most requests
 // verify without a store round trip, in compact form so that millions fit (docs/performance.md:
-// ~160-190 bytes per cached token with indexes and interned ids; a lookup ~0.6 us at 1,000,000
+// ~160-200 bytes per cached token with indexes and interned ids; a lookup ~0.55 us at 1,000,000
 // tokens, where every hit is a few random DRAM reads).
 //
 // Layout: kShards shards chosen by the lookup hash, each behind its own mutex (held only to
@@ -47,10 +47,11 @@
 namespace tokend::service {
 
 struct VerificationCacheOptions {
-  // Positive entries at most: ~160-190 bytes each with indexes and interned ids, so the default
-  // costs ~190 MB when full. At most max(capacity, kShards). The lookup-hash slots for the
-  // whole capacity are reserved up front (5-11 bytes per token of capacity, 8 MB at the
-  // default), mapped by the kernel as they are touched.
+  // Positive entries at most: ~160-200 bytes each with indexes and interned ids, so the default
+  // costs ~200 MB when full. At most max(capacity, kShards). The lookup-hash slots and entry
+  // blocks for the whole capacity are reserved up front as address space (up to ~240 bytes per
+  // token of capacity), which the kernel maps only as entries are stored: memory in use
+  // follows the entries, and stays after an invalidation of everything, to be refilled.
   std::size_t capacity = 1'000'000;
   // Bounds how long a change made on another instance (whose notification was lost) can go
   // unseen here; short enough to be a non-issue for revocation, long enough to absorb bursts.
@@ -172,7 +173,7 @@ class VerificationCache {
  private:
   struct Entry;
   struct NegativeSlot;
-  class SlotArena;
+  class Arena;
   struct Shard;
   class Interner;
 
@@ -192,7 +193,8 @@ class VerificationCache {
   const std::size_t shard_capacity_;
   const std::size_t negative_slots_per_shard_;  // a power of two
   const std::size_t slots_per_shard_;           // a power of two, > 4/3 shard_capacity_
-  std::unique_ptr<SlotArena> slot_arena_;
+  std::unique_ptr<Arena> slot_arena_;
+  std::unique_ptr<Arena> entry_arena_;
   std::atomic<std::uint64_t> epoch_{0};
   std::unique_ptr<Shard[]> shards_;
   std::unique_ptr<Interner> interner_;

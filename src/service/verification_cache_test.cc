@@ -274,6 +274,26 @@ TEST_F(VerificationCacheTest, IndexesAgreeWithAModelUnderChurn) {
   }
 }
 
+// Entry memory is reserved once for the capacity: a cleared shard must refill the blocks it
+// has, or a few hundred invalidations would exhaust the reservation (std::bad_alloc).
+TEST_F(VerificationCacheTest, RefillsItsFullCapacityAfterEveryInvalidation) {
+  constexpr int kPerShard = 200;
+  VerificationCache small(clock_, {VerificationCache::kShards * kPerShard, core::seconds{5}});
+  for (int round = 0; round < 300; ++round) {
+    for (int i = 0; i < kPerShard; ++i) {
+      small.Put(ShardZeroHash(i), Credential("t1", std::to_string(i)), small.BeginFill());
+    }
+    ASSERT_EQ(small.size(), static_cast<std::size_t>(kPerShard)) << "round " << round;
+    small.InvalidateAll();
+    ASSERT_EQ(small.size(), 0u);
+  }
+  small.Put(ShardZeroHash(7), Credential("t1", "7"), small.BeginFill());
+  auto hit = small.Get(ShardZeroHash(7));
+  ASSERT_EQ(hit.outcome, VerificationCache::Outcome::kHit);
+  EXPECT_EQ(hit.credential->principal.token->id, "7");
+  EXPECT_EQ(small.stats().evictions, 0u);
+}
+
 TEST_F(VerificationCacheTest, AFullInternTableStartsOverInsteadOfGrowing) {
   // 256 entries at most, so at most 1024 interned records; every token has its own user.
   VerificationCache small(clock_, {256, core::seconds{5}});
