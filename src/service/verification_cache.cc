@@ -22,37 +22,40 @@ constexpr std::size_t kHashBytes = core::kLookupHashBytes;
 // Token ids are 20 base62 characters (core/ids.h).
 constexpr std::size_t kTokenIdBytes = 20;
 
-// Index slots hold (8-bit tag << 24) | (entry number + 1); 0 marks an empty slot. The tag
+// Token-id index slots hold (8-bit tag << 24) | (position + 1); 0 marks an empty slot. The tag
 // (8 more bits of the key's hash) spares most probes a visit to the entry itself.
 constexpr unsigned kSlotIndexBits = 24;
 constexpr std::uint32_t kSlotIndexMask = (std::uint32_t{1} << kSlotIndexBits) - 1;
-// Entry numbers must fit the slot's 24 bits (minus the empty marker): 16.7M per shard,
-// 4.3 billion per cache, far beyond any memory this runs in.
-constexpr std::size_t kMaxShardEntries = kSlotIndexMask - 1;
-
-// Entries are allocated in blocks that never move, so growth copies nothing: block k holds
-// kFirstBlockEntries << k entries. The first is small (64 entries, 7 KB) so that an almost empty
-// shard costs little. Blocks come from one arena (see Arena) and are kept when a shard is
-// cleared, to be refilled.
-constexpr unsigned kFirstBlockBits = 6;
-constexpr std::uint32_t kFirstBlockEntries = std::uint32_t{1} << kFirstBlockBits;
+// Positions must fit the slot's 24 bits (minus the empty marker), and a shard's table has 4/3
+// of its capacity: 12.5M entries per shard, 3.2 billion per cache, beyond any memory this runs
+// in.
+constexpr std::size_t kMaxShardEntries = std::size_t{kSlotIndexMask - 1} / 4 * 3;
 constexpr std::size_t kHugePageBytes = std::size_t{2} << 20;
+// MADV_COLLAPSE (Linux 6.1, Debian 12's kernel), which older C library headers lack. On an
+// older kernel the call fails harmlessly with EINVAL.
+#ifdef MADV_COLLAPSE
+constexpr int kCollapse = MADV_COLLAPSE;
+#else
+constexpr int kCollapse = 25;
+#endif
 
 // Lookup hashes are keyed BLAKE2b output, uniformly distributed: their first 8 bytes serve
-// as the hash of the key. Low 8 bits pick the shard, the next bits the home slot, the top 8
-// bits the tag.
+// as the hash of the key. Low 8 bits pick the shard, bits 8-39 the home position in the
+// shard's table, the top 24 bits its tag.
 std::uint64_t KeyHash(std::string_view lookup_hash) {
   std::uint64_t h;
   std::memcpy(&h, lookup_hash.data(), sizeof h);
   return h;
 }
+// Never 0, which marks a free position.
+std::uint32_t TableTag(std::uint64_t h) { return static_cast<std::uint32_t>(h >> 40) << 1 | 1; }
 std::uint64_t IdHash(std::string_view token_id) { return std::hash<std::string_view>{}(token_id); }
 std::size_t Home(std::uint64_t h) { return static_cast<std::size_t>(h >> 8); }
 std::uint32_t Tag(std::uint64_t h) { return static_cast<std::uint32_t>(h >> 56); }
 std::uint32_t SlotEntry(std::uint32_t slot) { return (slot & kSlotIndexMask) - 1; }
 
-// Linear probing over a power-of-two table. Returns the slot position of the entry for which
-// `match(entry number)` holds, or kNoEntry.
+// Linear probing over a power-of-two index of positions (the token-id index). Returns the slot
+// of the position for which `match(position)` holds, or kNoEntry.
 template <typename Match>
 std::uint32_t FindSlot(std::span<const std::uint32_t> table, std::uint64_t h, Match match) {
   if (table.empty()) return kNoEntry;
@@ -168,24 +171,25 @@ CachedCredential VerifiedToken::ToCredential() const {
 }
 
 // Zeroed memory reserved up front for the whole capacity, which the kernel maps only as it is
-// touched, on huge pages where it grants them; handed out by bumping an offset, never freed
-// before the cache. Two of them hold the lookup-hash slots and the entry blocks of every shard.
-// A hit at millions of tokens is two random reads, a slot and then an entry; on 4 KiB pages
-// each also walked the page tables (~450 ns a read in a VM at 10M tokens, ~280 ns on huge
-// pages). Blocks allocated one after another share huge pages, so a small cache stays small:
-// at most one partly used huge page per shard beyond its entries.
+// touched; handed out by bumping an offset, never freed before the cache. Two of them hold the
+// tags and the entries of every shard's table. At millions of tokens a hit reads both at random
+// places; on 4 KiB pages each read also walked the page tables (~450 ns a read in a VM at 10M
+// tokens, ~280 ns on huge pages), so ranges that are mostly in use get huge pages (Advise).
 class VerificationCache::Arena {
  public:
-  explicit Arena(std::size_t bytes) : capacity_(bytes), mapped_(bytes + kHugePageBytes) {
+  // `huge`: advise huge pages for all of it now (for memory that is small next to the
+  // entries, so that mapping all of it early costs little).
+  Arena(std::size_t bytes, bool huge) : capacity_(bytes), mapped_(bytes + 2 * kHugePageBytes) {
     // MAP_NORESERVE: a large capacity must not be refused for memory it may never use.
     void* p = mmap(nullptr, mapped_, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
     mapping_ = static_cast<char*>(p);
-    // Huge pages need 2 MiB alignment: the mapping has room for it.
+    // Huge pages need 2 MiB alignment: the mapping has room for it, and for Advise to round the
+    // end of the arena up to a huge page.
     const auto address = reinterpret_cast<std::uintptr_t>(mapping_);
     base_ = mapping_ + ((kHugePageBytes - address % kHugePageBytes) % kHugePageBytes);
-    if (bytes >= kHugePageBytes) madvise(base_, bytes, MADV_HUGEPAGE);  // a hint only
+    if (huge) madvise(base_, bytes, MADV_HUGEPAGE);  // a hint only
   }
   ~Arena() { munmap(mapping_, mapped_); }
   Arena(const Arena&) = delete;
@@ -199,6 +203,19 @@ class VerificationCache::Arena {
     return base_ + offset;
   }
 
+  // Huge pages for the 2 MiB pages overlapping [start, start + bytes), from now on and for the
+  // pages already mapped (collapsed at once: khugepaged would take minutes). A hint only; it
+  // may spill into the neighbouring ranges of the arena, which are used in the same way.
+  // REQUIRES: the range is in this arena.
+  void Advise(const void* start, std::size_t bytes) {
+    const std::size_t offset = reinterpret_cast<std::uintptr_t>(start) % kHugePageBytes;
+    char* first = static_cast<char*>(const_cast<void*>(start)) - offset;
+    const std::size_t length =
+        (offset + bytes + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
+    madvise(first, length, MADV_HUGEPAGE);
+    madvise(first, length, kCollapse);
+  }
+
  private:
   const std::size_t capacity_;
   const std::size_t mapped_;
@@ -209,15 +226,14 @@ class VerificationCache::Arena {
 
 // --- Storage ---------------------------------------------------------------------------------
 
-// One cached token: 112 bytes, no pointers.
+// One cached token: 112 bytes, no pointers (entries move within their table).
 struct VerificationCache::Entry {
   std::array<unsigned char, kHashBytes> hash;
   std::array<char, kTokenIdBytes> token_id;
   std::uint8_t token_id_size;
-  std::uint8_t live;        // 0: on the free list
   std::uint8_t referenced;  // CLOCK: set by a hit, cleared as the hand passes
   std::uint8_t kind;        // core::TokenKind
-  // Interner handles. `tenant` links the free list while the entry is not live.
+  // Interner handles.
   std::uint32_t tenant, user, department, user_type;  // user: id and username
   std::uint32_t permissions;
   std::uint32_t mobile_idle_seconds, mobile_max_seconds;
@@ -236,45 +252,59 @@ struct VerificationCache::NegativeSlot {
 
 // Each shard on its own cache lines, so that two threads locking neighbouring shards do not
 // bounce one line between cores.
+//
+// The entries live in the table itself: open addressing with linear probing by lookup hash and
+// backward-shift deletion (no tombstones, so probe lengths never degrade with churn), at load
+// 3/4 at most. Since the home position follows from the hash alone, a hit can fetch the tags
+// and the entry at once (Prefetch) instead of reading an index slot and then the entry it names:
+// one DRAM latency instead of two. Tags and entries are two arrays so that a probe reads 16
+// tags per cache line.
 struct alignas(64) VerificationCache::Shard {
   mutable std::mutex mutex;
-  std::vector<Entry*> blocks;  // in entry_arena_. GUARDED_BY(mutex), and below
-  // Slots keyed by lookup hash: this shard's part of slot_arena_, never resized (room for the
-  // shard's capacity at load 3/4).
-  std::span<std::uint32_t> by_hash;
-  std::vector<std::uint32_t> by_id;  // slots keyed by token id
-  std::uint32_t allocated = 0;       // entry numbers handed out (live or free)
+  // This shard's part of the arenas, never resized. tags[i] is 0 for a free position, else
+  // TableTag of the key hash of entries[i].
+  std::span<std::uint32_t> tags;  // GUARDED_BY(mutex), and below
+  std::span<Entry> entries;
+  std::vector<std::uint32_t> by_id;  // positions keyed by token id
   std::uint32_t live = 0;
-  std::uint32_t free_head = kNoEntry;
-  std::uint32_t hand = 0;                     // CLOCK hand
+  std::uint32_t hand = 0;                     // CLOCK hand: a position
   std::unique_ptr<NegativeSlot[]> negatives;  // allocated on first use
   std::uint64_t evictions = 0;
+  bool huge_pages = false;  // entries advised (see Arena)
 
-  // Entry i lives in block k = floor(log2(i / kFirstBlockEntries + 1)), after the
-  // kFirstBlockEntries * (2^k - 1) entries of the blocks before.
-  static std::uint32_t BlockOf(std::uint32_t i) {
-    return static_cast<std::uint32_t>(std::bit_width((i >> kFirstBlockBits) + 1)) - 1;
+  std::size_t HomeOf(std::uint64_t h) const {
+    return static_cast<std::size_t>(((h >> 8) & 0xffffffff) * tags.size() >> 32);
   }
-  // Entries in the blocks that hold entry numbers 0 .. capacity - 1. REQUIRES: capacity > 0.
-  static std::size_t BlockEntriesFor(std::size_t capacity) {
-    const std::uint32_t blocks = BlockOf(static_cast<std::uint32_t>(capacity - 1)) + 1;
-    return std::size_t{kFirstBlockEntries} * ((std::size_t{1} << blocks) - 1);
+  std::size_t Next(std::size_t i) const { return i + 1 == tags.size() ? 0 : i + 1; }
+  std::uint64_t HashOf(std::size_t i) const {
+    return KeyHash({reinterpret_cast<const char*>(entries[i].hash.data()), kHashBytes});
   }
-  Entry& at(std::uint32_t i) {
-    const std::uint32_t k = BlockOf(i);
-    return blocks[k][i - kFirstBlockEntries * ((std::uint32_t{1} << k) - 1)];
+  std::uint64_t IdHashOf(std::uint32_t i) const { return IdHash(entries[i].token_id_view()); }
+
+  // Starts the reads of a lookup without waiting for them. Needs no lock: the spans never
+  // change, and a prefetch reads nothing.
+  void Prefetch(std::uint64_t h) const {
+    const std::size_t home = HomeOf(h);
+    __builtin_prefetch(&tags[home]);
+    // The entry is at home or a position or two further (load 3/4 at most); each is 112 bytes.
+    const char* entry = reinterpret_cast<const char*>(&entries[home]);
+    const char* last = reinterpret_cast<const char*>(entries.data() + entries.size());
+    for (const char* line = entry; line < entry + 2 * sizeof(Entry) && line < last; line += 64) {
+      __builtin_prefetch(line);
+    }
   }
-  std::uint64_t HashOf(std::uint32_t i) {
-    return KeyHash({reinterpret_cast<const char*>(at(i).hash.data()), kHashBytes});
-  }
-  std::uint64_t IdHashOf(std::uint32_t i) { return IdHash(at(i).token_id_view()); }
-  std::uint32_t FindByHash(std::string_view lookup_hash, std::uint64_t h) {
-    std::uint32_t position = FindSlot(by_hash, h, [&](std::uint32_t i) {
+
+  std::uint32_t FindByHash(std::string_view lookup_hash, std::uint64_t h) const {
+    const std::uint32_t tag = TableTag(h);
+    for (std::size_t i = HomeOf(h);; i = Next(i)) {
+      const std::uint32_t t = tags[i];
+      if (t == 0) return kNoEntry;
       // Not constant-time, and need not be: the attacker knows neither the key of the hash
       // nor anything about the cached hashes.
-      return std::memcmp(at(i).hash.data(), lookup_hash.data(), kHashBytes) == 0;
-    });
-    return position == kNoEntry ? kNoEntry : SlotEntry(by_hash[position]);
+      if (t == tag && std::memcmp(entries[i].hash.data(), lookup_hash.data(), kHashBytes) == 0) {
+        return static_cast<std::uint32_t>(i);
+      }
+    }
   }
 };
 
@@ -464,17 +494,20 @@ VerificationCache::VerificationCache(const core::Clock& clock, VerificationCache
       negative_slots_per_shard_(std::bit_floor(std::max<std::size_t>(
           1, (options.negative_capacity != 0 ? options.negative_capacity : options.capacity / 8) /
                  kShards))),
-      slots_per_shard_(std::bit_ceil(std::max<std::size_t>(16, shard_capacity_ * 4 / 3 + 1))),
-      slot_arena_(std::make_unique<Arena>(slots_per_shard_ * kShards * sizeof(std::uint32_t))),
-      entry_arena_(std::make_unique<Arena>(kShards * sizeof(Entry) *
-                                           Shard::BlockEntriesFor(shard_capacity_))),
+      slots_per_shard_(std::max<std::size_t>(16, shard_capacity_ * 4 / 3 + 1)),
+      slot_arena_(
+          std::make_unique<Arena>(slots_per_shard_ * kShards * sizeof(std::uint32_t), true)),
+      entry_arena_(std::make_unique<Arena>(slots_per_shard_ * kShards * sizeof(Entry), false)),
       shards_(new Shard[kShards]),
       interner_(std::make_unique<Interner>(kInternedPerEntry * shard_capacity_ * kShards)) {
   static_assert(sizeof(Entry) <= 112, "keep cached tokens compact: see docs/performance.md");
-  auto* slots = static_cast<std::uint32_t*>(
+  auto* tags = static_cast<std::uint32_t*>(
       slot_arena_->Allocate(slots_per_shard_ * kShards * sizeof(std::uint32_t)));
+  auto* entries =
+      static_cast<Entry*>(entry_arena_->Allocate(slots_per_shard_ * kShards * sizeof(Entry)));
   for (std::size_t s = 0; s < kShards; ++s) {
-    shards_[s].by_hash = {slots + s * slots_per_shard_, slots_per_shard_};
+    shards_[s].tags = {tags + s * slots_per_shard_, slots_per_shard_};
+    shards_[s].entries = {entries + s * slots_per_shard_, slots_per_shard_};
   }
 }
 
@@ -504,9 +537,10 @@ VerificationCache::Outcome VerificationCache::Find(std::string_view lookup_hash,
   if (lookup_hash.size() != kHashBytes) return Outcome::kMiss;
   const std::uint64_t h = KeyHash(lookup_hash);
   Shard& shard = ShardFor(h);
+  shard.Prefetch(h);  // while the lock is taken
   std::lock_guard lock(shard.mutex);
   if (std::uint32_t i = shard.FindByHash(lookup_hash, h); i != kNoEntry) {
-    Entry& entry = shard.at(i);
+    Entry& entry = shard.entries[i];
     if (!CheckFresh(entry, now)) {
       EraseLocked(shard, i);
       return Outcome::kMiss;
@@ -574,60 +608,76 @@ void VerificationCache::Put(std::string_view lookup_hash, const CachedCredential
   }
   const std::uint64_t h = KeyHash(lookup_hash);
   Shard& shard = ShardFor(h);
-  std::lock_guard lock(shard.mutex);
-  // The handles above stay valid from here on: ResetInterner bumps the epoch before it clears.
-  if (epoch_.load() != ticket.epoch) return;
-  if (std::uint32_t i = shard.FindByHash(lookup_hash, h); i != kNoEntry) EraseLocked(shard, i);
-  DropNegativeLocked(shard, lookup_hash, h);
-  if (shard.live >= shard_capacity_) EvictOneLocked(shard, now);
-  InsertLocked(shard, entry, h);
+  bool advise = false;
+  {
+    std::lock_guard lock(shard.mutex);
+    // The handles above stay valid from here on: ResetInterner bumps the epoch before it clears.
+    if (epoch_.load() != ticket.epoch) return;
+    if (std::uint32_t i = shard.FindByHash(lookup_hash, h); i != kNoEntry) EraseLocked(shard, i);
+    DropNegativeLocked(shard, lookup_hash, h);
+    if (shard.live >= shard_capacity_) EvictOneLocked(shard, now);
+    advise = InsertLocked(shard, entry, h);
+  }
+  // Outside the lock: collapsing copies the shard's table into huge pages (milliseconds at
+  // millions of entries), which readers need not wait for.
+  if (advise) entry_arena_->Advise(shard.entries.data(), shard.entries.size_bytes());
 }
 
-void VerificationCache::InsertLocked(Shard& shard, const Entry& entry, std::uint64_t h) {
+bool VerificationCache::InsertLocked(Shard& shard, const Entry& entry, std::uint64_t h) {
   ReserveSlot(shard.by_id, shard.live, [&](std::uint32_t i) { return shard.IdHashOf(i); });
-  std::uint32_t i;
-  if (shard.free_head != kNoEntry) {
-    i = shard.free_head;
-    shard.free_head = shard.at(i).tenant;
-  } else {
-    i = shard.allocated++;
-    // A shard holds at most shard_capacity_ entries, so it takes at most the blocks that the
-    // arena was sized for; a cleared shard refills the blocks it has.
-    if (const std::uint32_t k = Shard::BlockOf(i); k >= shard.blocks.size()) {
-      shard.blocks.push_back(static_cast<Entry*>(
-          entry_arena_->Allocate(sizeof(Entry) * (std::size_t{kFirstBlockEntries} << k))));
-    }
-  }
-  Entry& stored = shard.at(i);
+  // A free position exists: live < shard_capacity_ < 3/4 of the table.
+  std::size_t i = shard.HomeOf(h);
+  while (shard.tags[i] != 0) i = shard.Next(i);
+  shard.tags[i] = TableTag(h);
+  Entry& stored = shard.entries[i];
   stored = entry;
-  stored.live = 1;
   stored.referenced = 0;
-  InsertSlot(shard.by_hash, h, i);
-  InsertSlot(shard.by_id, IdHash(stored.token_id_view()), i);
+  InsertSlot(shard.by_id, IdHash(stored.token_id_view()), static_cast<std::uint32_t>(i));
   ++shard.live;
+  // Entries are spread over the whole table, so a small cache would map a huge page for each
+  // of its few entries: huge pages only once the shard is a quarter full, when every 4 KiB page
+  // of its table is in use anyway.
+  if (!shard.huge_pages && std::size_t{shard.live} * 4 >= shard_capacity_) {
+    shard.huge_pages = true;
+    return true;
+  }
+  return false;
 }
 
 void VerificationCache::EraseLocked(Shard& shard, std::uint32_t i) {
-  Entry& entry = shard.at(i);
-  auto is_i = [i](std::uint32_t j) { return j == i; };
-  std::uint32_t position = FindSlot(shard.by_hash, shard.HashOf(i), is_i);
-  EraseSlot(shard.by_hash, position, [&](std::uint32_t j) { return shard.HashOf(j); });
-  position = FindSlot(shard.by_id, shard.IdHashOf(i), is_i);
-  EraseSlot(shard.by_id, position, [&](std::uint32_t j) { return shard.IdHashOf(j); });
-  entry.live = 0;
-  entry.tenant = shard.free_head;
-  shard.free_head = i;
+  // The id index first, while every entry is where it names.
+  std::uint32_t slot =
+      FindSlot(shard.by_id, shard.IdHashOf(i), [i](std::uint32_t j) { return j == i; });
+  EraseSlot(shard.by_id, slot, [&](std::uint32_t j) { return shard.IdHashOf(j); });
+  // Backward shift: each later entry of the probe run moves into the hole unless its home lies
+  // cyclically in (hole, j], where it must stay to remain reachable.
+  std::size_t hole = i;
+  for (std::size_t j = shard.Next(hole); shard.tags[j] != 0; j = shard.Next(j)) {
+    const std::size_t home = shard.HomeOf(shard.HashOf(j));
+    const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+    if (stays) continue;
+    shard.tags[hole] = shard.tags[j];
+    shard.entries[hole] = shard.entries[j];
+    const auto moved = static_cast<std::uint32_t>(j);
+    slot = FindSlot(shard.by_id, shard.IdHashOf(static_cast<std::uint32_t>(hole)),
+                    [moved](std::uint32_t k) { return k == moved; });
+    shard.by_id[slot] =
+        (shard.by_id[slot] & ~kSlotIndexMask) | static_cast<std::uint32_t>(hole + 1);
+    hole = j;
+  }
+  shard.tags[hole] = 0;
   --shard.live;
 }
 
 void VerificationCache::EvictOneLocked(Shard& shard, core::Time now) {
   // Second chance: an entry hit since the hand last passed is skipped once. Two rounds at most,
   // since the first clears every reference bit.
-  for (std::size_t step = 0; step <= 2 * static_cast<std::size_t>(shard.allocated); ++step) {
-    if (shard.hand >= shard.allocated) shard.hand = 0;
+  const std::size_t positions = shard.tags.size();
+  for (std::size_t step = 0; step <= 2 * positions; ++step) {
+    if (shard.hand >= positions) shard.hand = 0;
     const std::uint32_t i = shard.hand++;
-    Entry& entry = shard.at(i);
-    if (!entry.live) continue;
+    if (shard.tags[i] == 0) continue;
+    Entry& entry = shard.entries[i];
     if (entry.referenced && CheckFresh(entry, now)) {
       entry.referenced = 0;
       continue;
@@ -664,7 +714,7 @@ void VerificationCache::ExtendExpiry(std::string_view lookup_hash, core::Time ex
   Shard& shard = ShardFor(h);
   std::lock_guard lock(shard.mutex);
   if (std::uint32_t i = shard.FindByHash(lookup_hash, h); i != kNoEntry) {
-    Entry& entry = shard.at(i);
+    Entry& entry = shard.entries[i];
     entry.expires_at = std::max(entry.expires_at, core::ToUnixSeconds(expires_at));
   }
 }
@@ -689,8 +739,9 @@ void VerificationCache::InvalidateTokenId(std::string_view token_id) {
   for (std::size_t s = 0; s < kShards; ++s) {
     Shard& shard = shards_[s];
     std::lock_guard lock(shard.mutex);
-    std::uint32_t position = FindSlot(
-        shard.by_id, h, [&](std::uint32_t i) { return shard.at(i).token_id_view() == token_id; });
+    std::uint32_t position = FindSlot(shard.by_id, h, [&](std::uint32_t i) {
+      return shard.entries[i].token_id_view() == token_id;
+    });
     if (position != kNoEntry) EraseLocked(shard, SlotEntry(shard.by_id[position]));
   }
 }
@@ -715,14 +766,12 @@ void VerificationCache::InvalidateTenant(const std::string& tenant_id) {
 }
 
 void VerificationCache::ClearLocked(Shard& shard) {
-  // The blocks stay: entry numbers restart at 0, in the same memory.
-  // Only a shard that has held entries has slots to clear: zeroing the others would map every
-  // page of the arena (InvalidateAll runs on every change another process makes).
-  if (shard.allocated != 0) std::fill(shard.by_hash.begin(), shard.by_hash.end(), 0);
+  // Only a shard that holds entries has tags to clear: zeroing the others would map every page
+  // of the arena (InvalidateAll runs on every change another process makes). The entries stay
+  // as they are: a free position's entry is never read.
+  if (shard.live != 0) std::fill(shard.tags.begin(), shard.tags.end(), 0);
   std::vector<std::uint32_t>().swap(shard.by_id);
-  shard.allocated = 0;
   shard.live = 0;
-  shard.free_head = kNoEntry;
   shard.hand = 0;
   shard.negatives.reset();
 }

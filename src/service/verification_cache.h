@@ -1,14 +1,15 @@
 // The verification cache: recently verified credentials by lookup hash, so that most requests
 // verify without a store round trip, in compact form so that millions fit (docs/performance.md:
-// ~160-200 bytes per cached token with indexes and interned ids; a lookup ~0.55 us at 1,000,000
-// tokens, where every hit is a few random DRAM reads).
+// ~200 bytes per cached token with its table, indexes and interned ids; a lookup ~0.45 us at
+// 1,000,000 tokens and ~0.57 us at 10,000,000, where a hit is two random DRAM reads).
 //
 // Layout: kShards shards chosen by the lookup hash, each behind its own mutex (held only to
 // probe, compare and copy one entry out). A shard keeps fixed-size entries (32-byte lookup
 // hash, 20-char token id, expiry, permission bits and 32-bit handles of the tenant, user (with
-// its username), department and user type ids) in blocks that never move, plus two open-addressing
-// indexes of 32-bit slots (by lookup hash; by token id for id-only revocations). The id strings
-// live once in a shared intern table: many tokens share a tenant, department and user type.
+// its username), department and user type ids) in an open-addressing table by lookup hash,
+// sized for its capacity, plus an index of 32-bit slots by token id for id-only revocations.
+// The id strings live once in a shared intern table: many tokens share a tenant, department
+// and user type.
 //
 // Invariants:
 //  1. A change that affects verification (revocation, permission, membership or user change)
@@ -47,11 +48,12 @@
 namespace tokend::service {
 
 struct VerificationCacheOptions {
-  // Positive entries at most: ~160-200 bytes each with indexes and interned ids, so the default
-  // costs ~200 MB when full. At most max(capacity, kShards). The lookup-hash slots and entry
-  // blocks for the whole capacity are reserved up front as address space (up to ~240 bytes per
-  // token of capacity), which the kernel maps only as entries are stored: memory in use
-  // follows the entries, and stays after an invalidation of everything, to be refilled.
+  // Positive entries at most: ~200 bytes each with the table, indexes and interned ids, so the
+  // default costs ~200 MB when full. At most max(capacity, kShards). The table (4/3 of the
+  // capacity, 155 bytes per token of capacity) is reserved up front as address space, which
+  // the kernel maps 4 KiB at a time as entries land in it: a cache a hundredth full already
+  // maps about a quarter of it (entries fall at random positions), and it stays mapped after an
+  // invalidation of everything, to be refilled.
   std::size_t capacity = 1'000'000;
   // Bounds how long a change made on another instance (whose notification was lost) can go
   // unseen here; short enough to be a non-issue for revocation, long enough to absorb bursts.
@@ -180,7 +182,8 @@ class VerificationCache {
   Shard& ShardFor(std::uint64_t h) const;
   bool CheckFresh(const Entry& entry, core::Time now) const;
   void EraseLocked(Shard& shard, std::uint32_t index);
-  void InsertLocked(Shard& shard, const Entry& entry, std::uint64_t h);
+  // Returns whether the shard's table should now get huge pages (see Arena::Advise).
+  bool InsertLocked(Shard& shard, const Entry& entry, std::uint64_t h);
   void EvictOneLocked(Shard& shard, core::Time now);
   void DropNegativeLocked(Shard& shard, std::string_view lookup_hash, std::uint64_t h);
   void ClearLocked(Shard& shard);
@@ -192,7 +195,7 @@ class VerificationCache {
   const VerificationCacheOptions options_;
   const std::size_t shard_capacity_;
   const std::size_t negative_slots_per_shard_;  // a power of two
-  const std::size_t slots_per_shard_;           // a power of two, > 4/3 shard_capacity_
+  const std::size_t slots_per_shard_;           // positions in a shard's table: > 4/3 capacity
   std::unique_ptr<Arena> slot_arena_;
   std::unique_ptr<Arena> entry_arena_;
   std::atomic<std::uint64_t> epoch_{0};

@@ -220,7 +220,14 @@ TEST_F(VerificationCacheTest, EvictionGivesRecentlyHitEntriesASecondChance) {
   ASSERT_EQ(small.Find(ShardZeroHash(0), token), VerificationCache::Outcome::kHit);
   small.Put(ShardZeroHash(4), Credential("t1", "4"), small.BeginFill());
   EXPECT_EQ(small.Find(ShardZeroHash(0), token), VerificationCache::Outcome::kHit);
-  EXPECT_EQ(small.Find(ShardZeroHash(1), token), VerificationCache::Outcome::kMiss);
+  EXPECT_EQ(small.Find(ShardZeroHash(4), token), VerificationCache::Outcome::kHit);
+  // The hand walks the table in position order, so which of the three others goes depends on
+  // where their hashes put them; exactly one does.
+  int evicted = 0;
+  for (int i = 1; i < 4; ++i) {
+    if (small.Find(ShardZeroHash(i), token) == VerificationCache::Outcome::kMiss) ++evicted;
+  }
+  EXPECT_EQ(evicted, 1);
   EXPECT_EQ(small.size(), 4u);
 }
 
