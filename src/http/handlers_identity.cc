@@ -54,6 +54,31 @@ core::Result<DisplayFragments> LoadDisplayFragments(const Env& env, const core::
   return fragments;
 }
 
+// Appends `text` as a JSON string (quotes and escapes included).
+void AppendJsonString(std::string& out, std::string_view text) {
+  out += '"';
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          constexpr std::string_view kHex = "0123456789abcdef";
+          out += "\\u00";
+          out += kHex[(c >> 4) & 0xf];
+          out += kHex[c & 0xf];
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
 Response Me(const Env& env, Request& request) {
   auto caller = Authenticate(env, request, Credentials::kBearerOrSession);
   if (!caller) return std::move(caller.error());
@@ -61,29 +86,40 @@ Response Me(const Env& env, Request& request) {
   const core::Principal& p = caller->principal;
   auto fragments = LoadDisplayFragments(env, p);
   if (!fragments) return ErrorResponse(request, fragments.error());
-  json::value token = nullptr;
-  if (p.token) {
-    token = json::object{{"id", p.token->id},
-                         {"kind", core::TokenKindName(p.token->kind)},
-                         {"expires_at", TimeJson(p.token->expires_at)}};
-  }
-  // The same document as a json::object would give, with the cached parts pasted in.
+  // The same document as a json::object would give, written directly as Introspect's is
+  // (building and serialising the objects cost ~1 µs a call), with the cached parts pasted in.
   Response response;
   response.Set("Content-Type", "application/json");
   std::string& out = response.body;
   out.reserve(768);
   out += R"({"tenant_id":)";
-  out += json::serialize(json::value(p.tenant_id));
+  AppendJsonString(out, p.tenant_id);
   out += R"(,"user":)";
   out += fragments->user;
   out += R"(,"department":)";
   out += fragments->department;
   out += R"(,"user_type":)";
   out += fragments->user_type;
-  out += R"(,"permissions":)";
-  out += json::serialize(PermissionsJson(p.permissions));
-  out += R"(,"token":)";
-  out += json::serialize(token);
+  out += R"(,"permissions":[)";
+  bool first = true;
+  for (core::Permission permission : core::AllPermissions()) {
+    if (!p.permissions.Has(permission)) continue;
+    if (!first) out += ',';
+    first = false;
+    AppendJsonString(out, core::PermissionName(permission));
+  }
+  out += R"(],"token":)";
+  if (p.token) {
+    out += R"({"id":)";
+    AppendJsonString(out, p.token->id);
+    out += R"(,"kind":)";
+    AppendJsonString(out, core::TokenKindName(p.token->kind));
+    out += R"(,"expires_at":)";
+    AppendJsonString(out, core::FormatRfc3339(p.token->expires_at));
+    out += '}';
+  } else {
+    out += "null";
+  }
   out += '}';
   return response;
 }
@@ -132,31 +168,6 @@ tl::expected<std::string, Response> ReadIntrospectedToken(const Request& request
   }
   return tl::unexpected(Problem(
       415, "The request body must be application/x-www-form-urlencoded or application/json."));
-}
-
-// Appends `text` as a JSON string (quotes and escapes included).
-void AppendJsonString(std::string& out, std::string_view text) {
-  out += '"';
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          constexpr std::string_view kHex = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xf];
-          out += kHex[c & 0xf];
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
 }
 
 Response InactiveToken() {

@@ -478,8 +478,14 @@ TEST_F(HandlersTest, MeDescribesTheCaller) {
   EXPECT_EQ(me.at("user").at("username"), "admin");
   EXPECT_EQ(Str(me.at("department").at("id")), admin_.memberships[0].department_id);
   EXPECT_EQ(me.at("user_type").at("name"), "Administrator");
-  EXPECT_EQ(me.at("permissions").as_array().size(), 11u);
+  const auto& permissions = me.at("permissions").as_array();
+  ASSERT_EQ(permissions.size(), 11u);
+  EXPECT_EQ(permissions.front(), "tokens:read");  // catalogue order
+  EXPECT_EQ(permissions.back(), "introspect");
   EXPECT_EQ(me.at("token").at("kind"), "mobile");
+  EXPECT_EQ(Str(me.at("token").at("id")).size(), 20u);
+  const std::string expires = Str(me.at("token").at("expires_at"));
+  EXPECT_TRUE(core::ParseRfc3339(expires).has_value()) << expires;
 
   Session session = ConsoleLogin();
   auto by_cookie = Json(Call("GET", "/api/v1/me", "", {{"Cookie", session.cookie}})).as_object();
