@@ -90,6 +90,13 @@ void ReserveSlot(std::vector<std::uint32_t>& table, std::size_t used, HashOf has
   table.swap(grown);
 }
 
+// Backward-shift deletion of linear probing, for both tables: the occupant of position j,
+// after a hole in its probe run, stays when its home lies cyclically in (hole, j]; otherwise it
+// moves into the hole to remain reachable.
+bool StaysAfterHole(std::size_t hole, std::size_t home, std::size_t j) {
+  return hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+}
+
 // Backward-shift deletion: no tombstones, so probe lengths never degrade with churn.
 template <typename HashOf>
 void EraseSlot(std::span<std::uint32_t> table, std::uint32_t position, HashOf hash_of) {
@@ -98,10 +105,7 @@ void EraseSlot(std::span<std::uint32_t> table, std::uint32_t position, HashOf ha
   for (std::size_t j = (hole + 1) & mask;; j = (j + 1) & mask) {
     const std::uint32_t slot = table[j];
     if (slot == 0) break;
-    const std::size_t home = Home(hash_of(SlotEntry(slot))) & mask;
-    // The slot at j stays when its home lies cyclically in (hole, j].
-    const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
-    if (stays) continue;
+    if (StaysAfterHole(hole, Home(hash_of(SlotEntry(slot))) & mask, j)) continue;
     table[hole] = slot;
     hole = j;
   }
@@ -171,15 +175,15 @@ CachedCredential VerifiedToken::ToCredential() const {
 }
 
 // Zeroed memory reserved up front for the whole capacity, which the kernel maps only as it is
-// touched; handed out by bumping an offset, never freed before the cache. Two of them hold the
-// tags and the entries of every shard's table. At millions of tokens a hit reads both at random
-// places; on 4 KiB pages each read also walked the page tables (~450 ns a read in a VM at 10M
-// tokens, ~280 ns on huge pages), so ranges that are mostly in use get huge pages (Advise).
+// touched. Two of them hold the tags and the entries of every shard's table. At millions of tokens
+// a hit reads both at random places; on 4 KiB pages each read also walked the page tables (~450 ns
+// a read in a VM at 10M tokens, ~280 ns on huge pages), so ranges that are mostly in use get huge
+// pages (Advise).
 class VerificationCache::Arena {
  public:
   // `huge`: advise huge pages for all of it now (for memory that is small next to the
   // entries, so that mapping all of it early costs little).
-  Arena(std::size_t bytes, bool huge) : capacity_(bytes), mapped_(bytes + 2 * kHugePageBytes) {
+  Arena(std::size_t bytes, bool huge) : mapped_(bytes + 2 * kHugePageBytes) {
     // MAP_NORESERVE: a large capacity must not be refused for memory it may never use.
     void* p = mmap(nullptr, mapped_, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -195,13 +199,8 @@ class VerificationCache::Arena {
   Arena(const Arena&) = delete;
   Arena& operator=(const Arena&) = delete;
 
-  // `bytes` of zeroed memory, 64-byte aligned. Throws std::bad_alloc beyond the capacity.
-  void* Allocate(std::size_t bytes) {
-    const std::size_t rounded = (bytes + 63) & ~std::size_t{63};
-    const std::size_t offset = used_.fetch_add(rounded);
-    if (offset + rounded > capacity_) throw std::bad_alloc();
-    return base_ + offset;
-  }
+  // 2 MiB-aligned.
+  void* data() const { return base_; }
 
   // Huge pages for the 2 MiB pages overlapping [start, start + bytes), from now on and for the
   // pages already mapped (collapsed at once: khugepaged would take minutes). A hint only; it
@@ -217,11 +216,9 @@ class VerificationCache::Arena {
   }
 
  private:
-  const std::size_t capacity_;
   const std::size_t mapped_;
   char* mapping_ = nullptr;
   char* base_ = nullptr;
-  std::atomic<std::size_t> used_{0};
 };
 
 // --- Storage ---------------------------------------------------------------------------------
@@ -501,10 +498,8 @@ VerificationCache::VerificationCache(const core::Clock& clock, VerificationCache
       shards_(new Shard[kShards]),
       interner_(std::make_unique<Interner>(kInternedPerEntry * shard_capacity_ * kShards)) {
   static_assert(sizeof(Entry) <= 112, "keep cached tokens compact: see docs/performance.md");
-  auto* tags = static_cast<std::uint32_t*>(
-      slot_arena_->Allocate(slots_per_shard_ * kShards * sizeof(std::uint32_t)));
-  auto* entries =
-      static_cast<Entry*>(entry_arena_->Allocate(slots_per_shard_ * kShards * sizeof(Entry)));
+  auto* tags = static_cast<std::uint32_t*>(slot_arena_->data());
+  auto* entries = static_cast<Entry*>(entry_arena_->data());
   for (std::size_t s = 0; s < kShards; ++s) {
     shards_[s].tags = {tags + s * slots_per_shard_, slots_per_shard_};
     shards_[s].entries = {entries + s * slots_per_shard_, slots_per_shard_};
@@ -649,13 +644,10 @@ void VerificationCache::EraseLocked(Shard& shard, std::uint32_t i) {
   std::uint32_t slot =
       FindSlot(shard.by_id, shard.IdHashOf(i), [i](std::uint32_t j) { return j == i; });
   EraseSlot(shard.by_id, slot, [&](std::uint32_t j) { return shard.IdHashOf(j); });
-  // Backward shift: each later entry of the probe run moves into the hole unless its home lies
-  // cyclically in (hole, j], where it must stay to remain reachable.
+  // Backward shift, as EraseSlot's; a moved entry's id slot follows it.
   std::size_t hole = i;
   for (std::size_t j = shard.Next(hole); shard.tags[j] != 0; j = shard.Next(j)) {
-    const std::size_t home = shard.HomeOf(shard.HashOf(j));
-    const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
-    if (stays) continue;
+    if (StaysAfterHole(hole, shard.HomeOf(shard.HashOf(j)), j)) continue;
     shard.tags[hole] = shard.tags[j];
     shard.entries[hole] = shard.entries[j];
     const auto moved = static_cast<std::uint32_t>(j);
