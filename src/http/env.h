@@ -67,8 +67,9 @@ class Env {
   std::shared_ptr<AccessLog> access_log_;  // asynchronous; see env.cc
 };
 
-// Adds the headers every response carries (CSP, nosniff, no-referrer, DENY framing;
-// Cache-Control: no-store under /api, /oauth2 and /auth; X-Request-Id).
+// Adds the standard headers: on every response Cache-Control: no-store (under /api, /oauth2 and
+// /auth) and X-Request-Id; on responses that may carry a body also those that govern how a
+// browser treats it (CSP, nosniff, no-referrer, DENY framing).
 void AddStandardHeaders(const Request& request, Response& response);
 
 // A fresh request id, 16 base62 characters, unique within the process and never taken from the

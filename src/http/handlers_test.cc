@@ -542,6 +542,11 @@ TEST_F(HandlersTest, VerifyAnswersWithHeadersOnly) {
   EXPECT_EQ(ok.Get("X-Auth-Department-Id"), admin_.memberships[0].department_id);
   EXPECT_EQ(ok.Get("X-Auth-User-Type-Id"), admin_.memberships[0].user_type_id);
   EXPECT_THAT(std::string(ok.Get("X-Auth-Permissions")), HasSubstr("users:write"));
+  // No body: only the standard headers that still mean something without one.
+  EXPECT_EQ(ok.Get("Cache-Control"), "no-store");
+  EXPECT_EQ(ok.Get("X-Request-Id").size(), 16u);
+  EXPECT_FALSE(ok.Has("Content-Security-Policy"));
+  EXPECT_FALSE(ok.Has("X-Frame-Options"));
   EXPECT_EQ(Bearer(admin_token_, "GET", "/auth/verify?permission=users:write").status, 204);
 
   std::string member = MemberToken();

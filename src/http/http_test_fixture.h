@@ -48,11 +48,15 @@ class HttpTest : public ::testing::Test {
     MakeEnv();
   }
 
-  void MakeEnv() {
-    env_ = std::make_unique<Env>(options_,
-                                 Services{*store_, clock_, *tokens_, *auth_, *directory_, *audit_});
+  void MakeEnv() { env_ = std::make_unique<Env>(options_, MakeServices()); }
+
+ public:
+  // The fixture's services, for an Env or a Server of a test's own.
+  Services MakeServices() {
+    return Services{*store_, clock_, *tokens_, *auth_, *directory_, *audit_};
   }
 
+ protected:
   static Request MakeRequest(std::string method, std::string_view target, std::string body = "",
                              Fields headers = {}) {
     Request request;

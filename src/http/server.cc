@@ -1,14 +1,20 @@
 // The listener, the sessions and the thread pool (Boost.Beast + Asio, C++20 coroutines).
 //
-// Threading: one io_context per thread, each run by exactly one thread; the listener deals
-// accepted sockets to them in turn. A connection lives on one io_context for its whole life,
-// so its handlers never run concurrently and no strand (and no executor hop per operation) is
-// needed. Handlers of Execution::kBlocking routes (store writes, password hashes) run on a
-// separate pool of kBlockingThreads while their session waits: the I/O threads keep serving
-// verifications, and up to kBlockingThreads writes at once can share one commit.
+// Threading: one io_context per thread (a Worker), each run by exactly one thread; the
+// listener deals accepted sockets to them in turn. A connection lives on one worker for its
+// whole life, so its handlers never run concurrently and no strand (and no executor hop per
+// operation) is needed. Handlers of Execution::kBlocking routes (store writes, password hashes)
+// run on a separate pool of kBlockingThreads while their session waits: the I/O threads keep
+// serving verifications, and up to kBlockingThreads writes at once can share one commit.
+//
+// Timeouts: a session arms its connection's deadline, in whole seconds of its worker's clock,
+// before each read or write; once a second the worker cancels the pending I/O of connections
+// whose deadline has passed (Watch). A timer per operation (beast::tcp_stream) cost a timer-heap
+// insertion, a removal and a cancelled-handler dispatch for every read and write, ~4% of the
+// CPU of a cached /auth/verify; the sweep costs nothing per request.
 //
 // Invariants:
-//  1. A Connection is touched only by the thread of its io_context (Stop() posts there).
+//  1. A Connection is touched only by the thread of its worker (Stop() posts there).
 //  2. A session reads one request, answers it and only then reads the next: pipelined
 //     requests are answered in order and at most one response per connection is queued.
 //  3. Once stopping_ is set, no connection starts reading a new request and every response
@@ -26,6 +32,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -55,15 +62,6 @@ constexpr std::uint32_t kHeaderLimit = 16 * 1024;
 constexpr std::uint64_t kBodyLimit = 256 * 1024;
 // Bytes buffered ahead of the parser: a header plus a body plus one read of pipelined data.
 constexpr std::size_t kBufferLimit = kHeaderLimit + kBodyLimit + 64 * 1024;
-// One request must arrive completely within 30 s of its first byte: slow-loris clients would
-// otherwise hold connections (and file descriptors) for ever.
-constexpr auto kReadTimeout = 30s;
-// An idle keep-alive connection is closed after 60 s: longer than typical client pools
-// (nginx upstream keepalive_timeout 60 s, Node's agent 5 s) so they close first, short enough
-// to shed abandoned connections.
-constexpr auto kIdleTimeout = 60s;
-// A client that does not take its response within 30 s is gone or hostile.
-constexpr auto kWriteTimeout = 30s;
 // At shutdown, in-flight requests get this long to finish and flush before the threads stop.
 constexpr auto kShutdownGrace = 10s;
 // After a failed accept (e.g. out of file descriptors), wait before retrying instead of
@@ -84,49 +82,122 @@ constexpr int kBlockingThreads = 16;
 // 700 bytes; larger answers grow the string once and keep the capacity for the connection.
 constexpr std::size_t kResponseReserve = 2048;
 
+// The I/O thread's io_context and its clock for connection deadlines.
+struct Worker {
+  asio::io_context context{1};  // hint 1: run by one thread, so Asio may skip some locking
+  // Whole seconds since the worker started, advanced by Watch.
+  std::uint64_t seconds = 0;
+};
+
 struct Connection {
-  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
-  beast::tcp_stream stream;
-  bool idle = false;  // waiting for the next request; only touched on its io_context's thread
+  static constexpr std::uint64_t kNoDeadline = std::numeric_limits<std::uint64_t>::max();
+
+  Connection(tcp::socket s, Worker& w) : socket(std::move(s)), worker(w) {}
+
+  // The pending read or write ends with operation_aborted once the worker's clock reaches
+  // `deadline`: at least `timeout` from now, at most a second more.
+  void Arm(std::chrono::seconds timeout) {
+    deadline = worker.seconds + static_cast<std::uint64_t>(timeout.count()) + 1;
+  }
+  void Disarm() { deadline = kNoDeadline; }
+
+  tcp::socket socket;
+  Worker& worker;
+  std::uint64_t deadline = kNoDeadline;
+  bool idle = false;  // waiting for the next request
 };
 
 bool IsDisconnect(const beast::error_code& ec) {
   return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
          ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
-         ec == asio::error::operation_aborted || ec == beast::error::timeout ||
-         ec == bhttp::error::partial_message;
+         ec == asio::error::operation_aborted || ec == bhttp::error::partial_message;
 }
 
 // Half-closes and discards what the client still sends (see kLingerTime).
-asio::awaitable<void> Linger(beast::tcp_stream& stream) {
+asio::awaitable<void> Linger(Connection& connection) {
   beast::error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  connection.socket.shutdown(tcp::socket::shutdown_send, ec);
   if (ec) co_return;
-  stream.expires_after(kLingerTime);
+  connection.Arm(std::chrono::duration_cast<std::chrono::seconds>(kLingerTime));
   char discard[16 * 1024];
   std::size_t total = 0;
   while (total < kLingerBytes) {
-    auto [read_ec, n] = co_await stream.async_read_some(asio::buffer(discard), kUseTuple);
+    auto [read_ec, n] =
+        co_await connection.socket.async_read_some(asio::buffer(discard), kUseTuple);
     if (read_ec) break;
     total += n;
   }
+  connection.Disarm();
 }
 
-// Fills `request` (reused across the requests of a connection, so its vectors keep their
-// capacity) from the parsed message: header names lower-cased, values as received.
-void ToRequest(bhttp::request<bhttp::string_body>& message, Request& request) {
-  request.method.assign(message.method_string());
-  request.headers.clear();
-  request.path_params.clear();
-  request.request_id.clear();
-  for (const auto& field : message) {
-    auto& [name, value] = request.headers.emplace_back(field.name_string(), field.value());
-    for (char& c : name) {
+// Parses one request straight into a Request that the session reuses for all requests of its
+// connection, so header strings keep their capacity. Beast's request_parser<string_body> built
+// a node per header (an allocation each) that had to be copied into the Request again.
+// Header names are lower-cased, values kept as received. Construct one per request: Beast's
+// parsers cannot be reset.
+class RequestParser final : public bhttp::basic_parser<true> {
+ public:
+  // Clears what the previous request left in `request`, except the client address.
+  RequestParser(Request& request, std::string& target) : request_(request), target_(target) {
+    request_.method.clear();
+    request_.body.clear();
+    request_.path_params.clear();
+    request_.request_id.clear();
+    target_.clear();
+    header_limit(kHeaderLimit);
+    body_limit(kBodyLimit);
+    // The whole request is usually in the buffer already: parse it in one put().
+    eager(true);
+  }
+
+  unsigned version() const { return version_; }
+  bhttp::verb method() const { return method_; }
+
+ private:
+  void on_request_impl(bhttp::verb method, beast::string_view method_string,
+                       beast::string_view target, int version, beast::error_code&) override {
+    method_ = method;
+    version_ = static_cast<unsigned>(version);
+    request_.method.assign(method_string.data(), method_string.size());
+    target_.assign(target.data(), target.size());
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code& ec) override {
+    ec = bhttp::error::bad_version;  // never called for a request parser
+  }
+  void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value,
+                     beast::error_code&) override {
+    Fields& headers = request_.headers;
+    if (used_ == headers.size()) headers.emplace_back();
+    auto& [lower, text] = headers[used_++];
+    lower.assign(name.data(), name.size());
+    for (char& c : lower) {
       if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     }
+    text.assign(value.data(), value.size());
   }
-  request.body = std::move(message.body());
-}
+  void on_header_impl(beast::error_code&) override { request_.headers.resize(used_); }
+  void on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
+                         beast::error_code&) override {
+    // Bounded by kBodyLimit: the parser refuses a larger Content-Length before this.
+    if (content_length) request_.body.reserve(static_cast<std::size_t>(*content_length));
+  }
+  std::size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+    request_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body,
+                                 beast::error_code& ec) override {
+    return on_body_impl(body, ec);
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  Request& request_;
+  std::string& target_;
+  std::size_t used_ = 0;  // headers filled so far; the rest of request_.headers is stale
+  bhttp::verb method_ = bhttp::verb::unknown;
+  unsigned version_ = 11;
+};
 
 // A header the session writes itself, or one that would break the framing of the answer.
 bool IsFramingHeader(std::string_view name) {
@@ -207,20 +278,20 @@ int ThreadCount(const ServerOptions& options) {
 struct Server::Impl {
   Impl(ServerOptions o, Services s) : options(o), env(std::move(o), s) {
     int count = ThreadCount(options);
-    contexts.reserve(count);
-    // Hint 1: each io_context is run by one thread, so Asio may skip some internal locking.
-    for (int i = 0; i < count; ++i) contexts.push_back(std::make_unique<asio::io_context>(1));
+    workers.reserve(count);
+    for (int i = 0; i < count; ++i) workers.push_back(std::make_unique<Worker>());
   }
 
   asio::awaitable<void> Listen();
   asio::awaitable<void> Serve(std::shared_ptr<Connection> connection, std::string client_ip);
   asio::awaitable<void> Session(Connection& connection, const std::string& client_ip);
+  asio::awaitable<void> Watch(Worker& worker);
   void Forget(const std::shared_ptr<Connection>& connection);
-  asio::io_context& main() { return *contexts.front(); }
+  asio::io_context& main() { return workers.front()->context; }
 
   ServerOptions options;
   Env env;
-  // Declared after env, which its handlers use, and joined before the io_contexts stop, so no
+  // Declared after env, which its handlers use, and joined before the workers stop, so no
   // handler runs once its session may be gone (Run, ~Server).
   asio::thread_pool blocking{kBlockingThreads};
   std::atomic<bool> stopping{false};
@@ -230,17 +301,17 @@ struct Server::Impl {
   std::set<std::shared_ptr<Connection>> connections;  // GUARDED_BY(mutex)
   // Declared after the members above: destroying them destroys suspended sessions, which may
   // still refer to them.
-  std::vector<std::unique_ptr<asio::io_context>> contexts;  // one per thread; [0] also listens
-  std::optional<tcp::acceptor> acceptor;                    // on contexts[0]
+  std::vector<std::unique_ptr<Worker>> workers;  // one per I/O thread; [0] also listens
+  std::optional<tcp::acceptor> acceptor;         // on workers[0]
   std::uint16_t port = 0;
 };
 
 asio::awaitable<void> Server::Impl::Listen() {
   std::size_t next = 0;
   for (;;) {
-    asio::io_context& target = *contexts[next];
-    next = (next + 1) % contexts.size();
-    auto [ec, socket] = co_await acceptor->async_accept(target, kUseTuple);
+    Worker& target = *workers[next];
+    next = (next + 1) % workers.size();
+    auto [ec, socket] = co_await acceptor->async_accept(target.context, kUseTuple);
     if (stopping) break;
     if (ec) {
       if (ec == asio::error::operation_aborted) break;
@@ -255,13 +326,13 @@ asio::awaitable<void> Server::Impl::Listen() {
     socket.set_option(tcp::no_delay(true), ignored);
     auto endpoint = socket.remote_endpoint(ignored);
     std::string client_ip = ignored ? std::string() : endpoint.address().to_string();
-    auto connection = std::make_shared<Connection>(std::move(socket));
+    auto connection = std::make_shared<Connection>(std::move(socket), target);
     {
       std::lock_guard lock(mutex);
       if (stop_requested) break;
       connections.insert(connection);
     }
-    auto executor = connection->stream.get_executor();
+    auto executor = connection->socket.get_executor();
     asio::co_spawn(executor, Serve(std::move(connection), std::move(client_ip)), asio::detached);
   }
 }
@@ -280,60 +351,74 @@ asio::awaitable<void> Server::Impl::Serve(std::shared_ptr<Connection> connection
     spdlog::error("connection from {} failed: {}", client_ip, e.what());
   }
   beast::error_code ignored;
-  connection->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  connection->stream.socket().close(ignored);
+  connection->socket.shutdown(tcp::socket::shutdown_send, ignored);
+  connection->socket.close(ignored);
   Forget(connection);
 }
 
+asio::awaitable<void> Server::Impl::Watch(Worker& worker) {
+  asio::steady_timer tick(worker.context);
+  for (;;) {
+    tick.expires_after(1s);
+    auto [ec] = co_await tick.async_wait(kUseTuple);
+    if (ec) co_return;
+    ++worker.seconds;
+    std::lock_guard lock(mutex);
+    for (const auto& connection : connections) {
+      if (&connection->worker != &worker || connection->deadline > worker.seconds) continue;
+      connection->Disarm();
+      beast::error_code ignored;
+      connection->socket.cancel(ignored);
+    }
+  }
+}
+
 asio::awaitable<void> Server::Impl::Session(Connection& connection, const std::string& client_ip) {
-  beast::tcp_stream& stream = connection.stream;
+  tcp::socket& socket = connection.socket;
   // Reused for every request of the connection: their capacity is allocated once.
   beast::flat_buffer buffer(kBufferLimit);
   std::string out;
   out.reserve(kResponseReserve);
+  std::string target;
   Request request;
   request.client_ip = client_ip;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser;
+  std::optional<RequestParser> parser;
   bool first = true;
   for (;;) {
     connection.idle = true;
     if (stopping) co_return;
     if (buffer.size() == 0) {
       // Wait for the next request's first byte: the idle (keep-alive) limit applies.
-      stream.expires_after(first ? kReadTimeout : kIdleTimeout);
-      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kUseTuple);
+      connection.Arm(first ? options.request_timeout : options.idle_timeout);
+      auto [ec, n] = co_await socket.async_read_some(buffer.prepare(4096), kUseTuple);
       if (ec) co_return;
       buffer.commit(n);
     }
     connection.idle = false;
     first = false;
 
-    stream.expires_after(kReadTimeout);
-    parser.emplace();
-    parser->header_limit(kHeaderLimit);
-    parser->body_limit(kBodyLimit);
+    connection.Arm(options.request_timeout);
+    parser.emplace(request, target);
     beast::error_code ec;
-    // The whole request is usually in the buffer already: parse it without another operation.
-    parser->eager(true);
     std::size_t used = parser->put(buffer.data(), ec);
     buffer.consume(used);
     if (ec == bhttp::error::need_more) ec = {};
     if (!ec && !parser->is_done()) {
       if (!parser->is_header_done()) {
         std::size_t n = 0;
-        std::tie(ec, n) = co_await bhttp::async_read_header(stream, buffer, *parser, kUseTuple);
+        std::tie(ec, n) = co_await bhttp::async_read_header(socket, buffer, *parser, kUseTuple);
       }
       if (!ec && !parser->is_done()) {
-        auto expect = parser->get()[bhttp::field::expect];
-        if (EqualsIgnoreCase(expect, "100-continue")) {
+        if (EqualsIgnoreCase(request.Header("expect"), "100-continue")) {
           bhttp::response<bhttp::empty_body> go_on(bhttp::status::continue_, 11);
-          auto [write_ec, written] = co_await bhttp::async_write(stream, go_on, kUseTuple);
+          auto [write_ec, written] = co_await bhttp::async_write(socket, go_on, kUseTuple);
           if (write_ec) co_return;
         }
         std::size_t n = 0;
-        std::tie(ec, n) = co_await bhttp::async_read(stream, buffer, *parser, kUseTuple);
+        std::tie(ec, n) = co_await bhttp::async_read(socket, buffer, *parser, kUseTuple);
       }
     }
+    connection.Disarm();
     if (ec) {
       if (IsDisconnect(ec)) co_return;
       int status = 400;
@@ -348,26 +433,24 @@ asio::awaitable<void> Server::Impl::Session(Connection& connection, const std::s
       Request rejected;
       rejected.client_ip = client_ip;
       if (parser->is_header_done()) {  // e.g. a body too large: log what was asked for
-        rejected.method = std::string(parser->get().method_string());
-        if (!ParseTarget(parser->get().target(), rejected)) {
+        rejected.method = request.method;
+        if (!ParseTarget(target, rejected)) {
           rejected.path.clear();
           rejected.segments.clear();
         }
       }
       Response response = env.Reject(rejected, status, detail);
       SerializeResponse(response, 11, false, false, out);
-      stream.expires_after(kWriteTimeout);
-      auto [write_ec, written] = co_await asio::async_write(stream, asio::buffer(out), kUseTuple);
-      if (!write_ec) co_await Linger(stream);
+      connection.Arm(options.write_timeout);
+      auto [write_ec, written] = co_await asio::async_write(socket, asio::buffer(out), kUseTuple);
+      if (!write_ec) co_await Linger(connection);
       co_return;  // the rest of the stream cannot be trusted
     }
 
-    auto& message = parser->get();
-    ToRequest(message, request);
     Response response;
-    bool keep_alive = message.keep_alive();
-    if (auto target = ParseTarget(message.target(), request); !target) {
-      response = env.Reject(request, 400, target.error().public_message);
+    bool keep_alive = parser->keep_alive();
+    if (auto parsed = ParseTarget(target, request); !parsed) {
+      response = env.Reject(request, 400, parsed.error().public_message);
       keep_alive = false;
     } else if (const RouteMatch match = env.router().Match(request);
                match.kind == RouteMatch::Kind::kFound &&
@@ -379,10 +462,11 @@ asio::awaitable<void> Server::Impl::Session(Connection& connection, const std::s
       response = env.Handle(request, match);
     }
     if (stopping) keep_alive = false;
-    bool head = message.method() == bhttp::verb::head;
-    SerializeResponse(response, message.version(), keep_alive, head, out);
-    stream.expires_after(kWriteTimeout);
-    auto [write_ec, written] = co_await asio::async_write(stream, asio::buffer(out), kUseTuple);
+    bool head = parser->method() == bhttp::verb::head;
+    SerializeResponse(response, parser->version(), keep_alive, head, out);
+    connection.Arm(options.write_timeout);
+    auto [write_ec, written] = co_await asio::async_write(socket, asio::buffer(out), kUseTuple);
+    connection.Disarm();
     if (write_ec || !keep_alive) co_return;
   }
 }
@@ -393,7 +477,7 @@ Server::Server(ServerOptions options, Services services)
 Server::~Server() {
   Stop();
   impl_->blocking.join();
-  for (auto& context : impl_->contexts) context->stop();
+  for (auto& worker : impl_->workers) worker->context.stop();
   // Streams must not outlive the io_context: drop the registry's references while it lives.
   std::lock_guard lock(impl_->mutex);
   impl_->connections.clear();
@@ -436,6 +520,9 @@ core::Result<void> Server::Start() {
   }
   impl_->port = acceptor.local_endpoint(ec).port();
   asio::co_spawn(acceptor.get_executor(), impl_->Listen(), asio::detached);
+  for (auto& worker : impl_->workers) {
+    asio::co_spawn(worker->context, impl_->Watch(*worker), asio::detached);
+  }
   return core::Ok();
 }
 
@@ -450,11 +537,11 @@ void Server::Run(std::function<void()> on_stopping) {
     Stop();
   });
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
-  for (auto& context : impl.contexts) work.push_back(asio::make_work_guard(*context));
+  for (auto& worker : impl.workers) work.push_back(asio::make_work_guard(worker->context));
   std::vector<std::thread> threads;
-  threads.reserve(impl.contexts.size());
-  for (auto& context : impl.contexts) {
-    threads.emplace_back([&ioc = *context] {
+  threads.reserve(impl.workers.size());
+  for (auto& worker : impl.workers) {
+    threads.emplace_back([&ioc = worker->context] {
       for (;;) {
         try {
           ioc.run();
@@ -480,7 +567,7 @@ void Server::Run(std::function<void()> on_stopping) {
   impl.blocking.join();
   if (on_stopping) on_stopping();
   work.clear();
-  for (auto& context : impl.contexts) context->stop();
+  for (auto& worker : impl.workers) worker->context.stop();
   for (std::thread& thread : threads) thread.join();
 }
 
@@ -502,8 +589,9 @@ void Server::Stop() {
     });
   }
   for (auto& connection : open) {
-    asio::post(connection->stream.get_executor(), [connection] {
-      if (connection->idle) connection->stream.cancel();
+    asio::post(connection->socket.get_executor(), [connection] {
+      beast::error_code ignored;
+      if (connection->idle) connection->socket.cancel(ignored);
     });
   }
 }

@@ -2,6 +2,7 @@
 // router turning requests into responses (handlers never see a socket).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -27,6 +28,16 @@ struct ServerOptions {
   // (e.g. "https://tokens.example.com"). Empty = derived from the request's Host header.
   std::string public_url;
   bool secure_cookies = false;  // set Secure on the session cookie (behind TLS)
+  // Connection timeouts, enforced to the second (a per-thread sweep, not a timer per I/O).
+  // One request must arrive completely within request_timeout of its first byte: slow-loris
+  // clients would otherwise hold connections (and file descriptors) for ever.
+  std::chrono::seconds request_timeout{30};
+  // An idle keep-alive connection is closed after idle_timeout: longer than typical client
+  // pools (nginx upstream keepalive_timeout 60 s, Node's agent 5 s) so they close first, short
+  // enough to shed abandoned connections.
+  std::chrono::seconds idle_timeout{60};
+  // A client that does not take its response within write_timeout is gone or hostile.
+  std::chrono::seconds write_timeout{30};
 };
 
 // The use cases the handlers call. All references outlive the Server.

@@ -34,8 +34,7 @@ class ServerTest : public HttpTest {
     options.address = "127.0.0.1";
     options.port = 0;
     options.threads = 2;
-    server_ = std::make_unique<Server>(
-        options, Services{*store_, clock_, *tokens_, *auth_, *directory_, *audit_});
+    server_ = std::make_unique<Server>(options, MakeServices());
     auto started = server_->Start();
     ASSERT_TRUE(started) << Describe(started.error());
     ASSERT_NE(server_->port(), 0);
@@ -218,7 +217,7 @@ TEST_F(HttpTest, BlockingRoutesLeaveTheIoThreadFree) {
   options.address = "127.0.0.1";
   options.port = 0;
   options.threads = 1;
-  Server server(options, Services{*store_, clock_, *tokens_, *auth_, *directory_, *audit_});
+  Server server(options, MakeServices());
   server.AddRoute("POST", "/test/block", BlockUntilReleased);  // kBlocking by its method
   ASSERT_TRUE(server.Start());
   std::thread runner([&] { server.Run(); });
@@ -253,6 +252,122 @@ TEST_F(HttpTest, BlockingRoutesLeaveTheIoThreadFree) {
   ASSERT_FALSE(ec) << ec.message();
   server.Stop();
   runner.join();
+}
+
+// A server of the test's own options and routes, serving on a thread until destroyed.
+class RunningServer {
+ public:
+  RunningServer(HttpTest& test, ServerOptions options,
+                std::vector<std::pair<std::string, Handler>> get_routes = {})
+      : server_(options, test.MakeServices()) {
+    for (auto& [path, handler] : get_routes) server_.AddRoute("GET", path, handler);
+    auto started = server_.Start();
+    EXPECT_TRUE(started);
+    runner_ = std::thread([this] { server_.Run(); });
+  }
+  ~RunningServer() {
+    server_.Stop();
+    runner_.join();
+  }
+  tcp::endpoint endpoint() const {
+    return tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_.port());
+  }
+
+ private:
+  Server server_;
+  std::thread runner_;
+};
+
+ServerOptions LoopbackOptions() {
+  ServerOptions options;
+  options.address = "127.0.0.1";
+  options.port = 0;
+  options.threads = 1;
+  return options;
+}
+
+// Seconds until the server closes `socket` (reads and discards what it sends), or 10.
+double SecondsUntilClosed(tcp::socket& socket) {
+  const auto start = std::chrono::steady_clock::now();
+  timeval timeout{10, 0};
+  setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  char buffer[4096];
+  boost::system::error_code ec;
+  while (!ec) socket.read_some(asio::buffer(buffer), ec);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+TEST_F(HttpTest, IncompleteRequestIsCutOffAtTheRequestTimeout) {
+  ServerOptions options = LoopbackOptions();
+  options.request_timeout = std::chrono::seconds(1);
+  RunningServer server(*this, options);
+  asio::io_context io;
+  tcp::socket slow(io);
+  slow.connect(server.endpoint());
+  asio::write(slow, asio::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: t\r\n")));
+  const double seconds = SecondsUntilClosed(slow);
+  EXPECT_GE(seconds, 0.9);
+  EXPECT_LT(seconds, 3.5) << "a slow-loris client kept its connection";
+}
+
+TEST_F(HttpTest, IdleConnectionIsClosedAtTheIdleTimeoutButActiveOneIsKept) {
+  ServerOptions options = LoopbackOptions();
+  options.idle_timeout = std::chrono::seconds(1);
+  RunningServer server(*this, options);
+  asio::io_context io;
+  const std::string healthz = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+
+  // Requests every 0.4 s for 3 s: each one re-arms the deadline, so the connection stays.
+  tcp::socket active(io);
+  active.connect(server.endpoint());
+  for (int i = 0; i < 8; ++i) {
+    asio::write(active, asio::buffer(healthz));
+    asio::streambuf answer;
+    boost::system::error_code ec;
+    asio::read_until(active, answer, "\r\n\r\n", ec);
+    ASSERT_FALSE(ec) << "request " << i << ": " << ec.message();
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  }
+
+  const double seconds = SecondsUntilClosed(active);
+  EXPECT_GE(seconds, 0.5);
+  EXPECT_LT(seconds, 3.5) << "an idle keep-alive connection was not closed";
+}
+
+// Echoes the request's headers and body, to show what the session's reused Request holds.
+Response EchoRequest(const Env&, Request& request) {
+  Response response;
+  for (const auto& [name, value] : request.headers) response.body += name + "=" + value + ";";
+  response.body += "body=" + request.body;
+  return response;
+}
+
+TEST_F(HttpTest, ReusedRequestCarriesNothingIntoTheNextRequestOfAConnection) {
+  RunningServer server(*this, LoopbackOptions(), {{"/test/echo", EchoRequest}});
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect(server.endpoint());
+  auto exchange = [&](const std::string& raw) {
+    asio::write(socket, asio::buffer(raw));
+    asio::streambuf buffer;
+    asio::read_until(socket, buffer, "\r\n\r\n");
+    std::string head(asio::buffers_begin(buffer.data()), asio::buffers_end(buffer.data()));
+    head.resize(head.find("\r\n\r\n") + 4);
+    buffer.consume(head.size());
+    std::size_t length = std::stoul(head.substr(head.find("Content-Length: ") + 16));
+    if (buffer.size() < length) {
+      asio::read(socket, buffer, asio::transfer_exactly(length - buffer.size()));
+    }
+    return std::string(asio::buffers_begin(buffer.data()), asio::buffers_end(buffer.data()));
+  };
+  EXPECT_EQ(exchange("GET /test/echo HTTP/1.1\r\nHost: t\r\nX-Long-Name: a value longer than "
+                     "any short string\r\nAUTHORIZATION: Bearer x\r\nContent-Length: 3\r\n\r\nxyz"),
+            "host=t;x-long-name=a value longer than any short string;authorization=Bearer x;"
+            "content-length=3;body=xyz");
+  EXPECT_EQ(exchange("GET /test/echo HTTP/1.1\r\nHost: u\r\n\r\n"), "host=u;body=");
+  EXPECT_EQ(exchange("GET /test/echo HTTP/1.1\r\nHost: v\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "2\r\nab\r\n1\r\nc\r\n0\r\n\r\n"),
+            "host=v;transfer-encoding=chunked;body=abc");
 }
 
 TEST(SerializeResponseTest, FramesBodyAndConnection) {
