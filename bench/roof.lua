@@ -1,14 +1,17 @@
--- wrk script for the nginx roof: same shape of request (a bearer header), fixed answer.
-local tokens = {}
+-- wrk script for the nginx roof: same shape of request (a bearer header), fixed answer. The
+-- requests are formatted once, in init, as in verify.lua.
+local requests = {}
 function init(args)
   local file = assert(io.open(os.getenv("TOKENS_FILE"), "r"))
   for line in file:lines() do
-    if #line > 0 then tokens[#tokens + 1] = line end
+    if #line > 0 then
+      requests[#requests + 1] = wrk.format("GET", "/", { ["Authorization"] = "Bearer " .. line })
+    end
   end
   file:close()
 end
 function request()
-  return wrk.format("GET", "/", { ["Authorization"] = "Bearer " .. tokens[math.random(#tokens)] })
+  return requests[math.random(#requests)]
 end
 function done(summary, latency, requests)
   local errors = summary.errors.connect + summary.errors.read + summary.errors.write

@@ -9,7 +9,8 @@
 
 namespace tokend::core {
 
-// "2026-03-01T12:00:00Z"
+// "2026-03-01T12:00:00Z". REQUIRES: `t` in the years 1970-9999, as every time tokend makes or
+// accepts is (ParseExpiry's bounds).
 std::string FormatRfc3339(Time t);
 // "2026-03-01"
 std::string FormatDate(Time t);

@@ -713,6 +713,16 @@ TEST_F(HandlersTest, MeShowsADirectoryChangeAtOnceDespiteItsCache) {
   EXPECT_EQ(after.size(), 6u);
 }
 
+TEST_F(HandlersTest, MeEscapesNamesIntoValidJson) {
+  // /api/v1/me writes its JSON by hand: quotes, backslashes and non-ASCII must round-trip.
+  const std::string name = "Ann \"the admin\" \\ O'Brien \xc3\xa9";
+  json::value rename = json::object{{"display_name", name}};
+  ASSERT_EQ(Bearer(admin_token_, "PATCH", "/api/v1/users/" + admin_.id, &rename).status, 200);
+  Response me = Bearer(admin_token_, "GET", "/api/v1/me");
+  ASSERT_EQ(me.status, 200);
+  EXPECT_EQ(std::string(Json(me).at("user").at("display_name").as_string()), name) << me.body;
+}
+
 TEST_F(HandlersTest, LoginRefusesAForeignOrigin) {
   Response response = Call("POST", "/api/v1/auth/login",
                            R"({"username": "admin", "password": "correct horse battery"})",
