@@ -25,6 +25,29 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using ::testing::HasSubstr;
 
+struct RawResponse {
+  std::string head;  // status line and headers, through the blank line
+  std::string body;  // Content-Length bytes (none when the head has no Content-Length)
+};
+
+// One response read off a keep-alive connection, leaving the connection at the next one.
+RawResponse ReadResponse(tcp::socket& socket) {
+  asio::streambuf buffer;
+  asio::read_until(socket, buffer, "\r\n\r\n");
+  RawResponse response;
+  response.head.assign(asio::buffers_begin(buffer.data()), asio::buffers_end(buffer.data()));
+  response.head.resize(response.head.find("\r\n\r\n") + 4);
+  buffer.consume(response.head.size());
+  const auto at = response.head.find("Content-Length: ");
+  const std::size_t length =
+      at == std::string::npos ? 0 : std::stoul(response.head.substr(at + 16));
+  if (buffer.size() < length) {
+    asio::read(socket, buffer, asio::transfer_exactly(length - buffer.size()));
+  }
+  response.body.assign(asio::buffers_begin(buffer.data()), asio::buffers_end(buffer.data()));
+  return response;
+}
+
 class ServerTest : public HttpTest {
  protected:
   void SetUp() override {
@@ -172,17 +195,10 @@ TEST_F(ServerTest, KeepAliveConnectionServesManyRequestsWithFreshIdsAndBodies) {
   for (const char* path : {"/api/v1/nothing-here", "/healthz", "/api/v1/nothing-here"}) {
     std::string raw = std::string("GET ") + path + " HTTP/1.1\r\nHost: t\r\n\r\n";
     asio::write(socket, asio::buffer(raw));
-    asio::streambuf buffer;
-    asio::read_until(socket, buffer, "\r\n\r\n");
-    std::string head(asio::buffers_begin(buffer.data()), asio::buffers_end(buffer.data()));
-    head.resize(head.find("\r\n\r\n") + 4);
-    buffer.consume(head.size());
-    auto at = head.find("Content-Length: ");
-    ASSERT_NE(at, std::string::npos) << head;
-    std::size_t length = std::stoul(head.substr(at + 16));
-    if (buffer.size() < length)
-      asio::read(socket, buffer, asio::transfer_exactly(length - buffer.size()));
-    EXPECT_EQ(buffer.size(), length) << head;
+    auto [head, body] = ReadResponse(socket);
+    const auto length_at = head.find("Content-Length: ");
+    ASSERT_NE(length_at, std::string::npos) << head;
+    EXPECT_EQ(body.size(), std::stoul(head.substr(length_at + 16))) << head;
     EXPECT_EQ(head.find("Connection: close"), std::string::npos) << head;
     auto id = head.find("X-Request-Id: ");
     ASSERT_NE(id, std::string::npos) << head;
@@ -349,16 +365,7 @@ TEST_F(HttpTest, ReusedRequestCarriesNothingIntoTheNextRequestOfAConnection) {
   socket.connect(server.endpoint());
   auto exchange = [&](const std::string& raw) {
     asio::write(socket, asio::buffer(raw));
-    asio::streambuf buffer;
-    asio::read_until(socket, buffer, "\r\n\r\n");
-    std::string head(asio::buffers_begin(buffer.data()), asio::buffers_end(buffer.data()));
-    head.resize(head.find("\r\n\r\n") + 4);
-    buffer.consume(head.size());
-    std::size_t length = std::stoul(head.substr(head.find("Content-Length: ") + 16));
-    if (buffer.size() < length) {
-      asio::read(socket, buffer, asio::transfer_exactly(length - buffer.size()));
-    }
-    return std::string(asio::buffers_begin(buffer.data()), asio::buffers_end(buffer.data()));
+    return ReadResponse(socket).body;
   };
   EXPECT_EQ(exchange("GET /test/echo HTTP/1.1\r\nHost: t\r\nX-Long-Name: a value longer than "
                      "any short string\r\nAUTHORIZATION: Bearer x\r\nContent-Length: 3\r\n\r\nxyz"),
