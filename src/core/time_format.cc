@@ -109,10 +109,6 @@ std::optional<Time> ReadTimeOfDay(Reader& reader, std::chrono::sys_days day) {
   return utc;
 }
 
-}  // namespace
-
-namespace {
-
 // `value` in exactly `width` decimal digits (years are 1970-9999, the rest two digits).
 void AppendDigits(std::string& out, unsigned value, int width) {
   char digits[4];

@@ -205,8 +205,7 @@ void AddStandardHeaders(const Request& request, Response& response) {
   response.headers.reserve(response.headers.size() + 6);
   // A 1xx, 204 or 304 answer has no body for a browser to sniff, render, frame or leave by a
   // link, so these ~270 bytes would only cost every /auth/verify (a 204) and its caller.
-  const bool bodiless = response.status < 200 || response.status == 204 || response.status == 304;
-  if (!bodiless) {
+  if (!StatusHasNoBody(response.status)) {
     response.Set("Content-Security-Policy", kContentSecurityPolicy);
     response.Set("X-Content-Type-Options", "nosniff");
     response.Set("Referrer-Policy", "no-referrer");

@@ -23,6 +23,8 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
+bool StatusHasNoBody(int status) { return status < 200 || status == 204 || status == 304; }
+
 std::string_view Request::Header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
     if (key == name) return value;

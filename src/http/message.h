@@ -48,6 +48,9 @@ struct Response {
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
+// Whether an answer with this status never has a body (1xx, 204, 304; RFC 9110 §6.4.1).
+bool StatusHasNoBody(int status);
+
 // Fills path, segments and query of `request` from an origin-form request target
 // ("/a/b?x=1"). kInvalidArgument for anything else (absolute form, bad percent-encoding,
 // a parameter given twice, a path with "." or ".." segments).
