@@ -70,7 +70,12 @@ std::vector<std::string> PermissionSet::Names() const {
 }
 
 std::string PermissionSet::ToScopeString() const {
+  std::size_t size = 0;  // one allocation: every /auth/verify answer carries this string
+  for (Permission p : kAll) {
+    if (Has(p)) size += PermissionName(p).size() + 1;
+  }
   std::string scope;
+  scope.reserve(size);
   for (Permission p : kAll) {
     if (!Has(p)) continue;
     if (!scope.empty()) scope += ' ';

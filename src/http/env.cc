@@ -202,7 +202,6 @@ service::RequestContext Env::Context(const Request& request) const {
 }
 
 void AddStandardHeaders(const Request& request, Response& response) {
-  response.headers.reserve(response.headers.size() + 6);
   // A 1xx, 204 or 304 answer has no body for a browser to sniff, render, frame or leave by a
   // link, so these ~270 bytes would only cost every /auth/verify (a 204) and its caller.
   if (!StatusHasNoBody(response.status)) {

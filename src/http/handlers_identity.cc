@@ -277,7 +277,6 @@ Response Verify(const Env& env, Request& request) {
   }
   Response response;
   response.status = 204;
-  response.headers.reserve(12);  // these six and the standard headers (env.cc)
   response.Add("X-Auth-Tenant-Id", p.tenant_id);
   response.Add("X-Auth-User-Id", p.user_id);
   response.Add("X-Auth-Username", p.username);

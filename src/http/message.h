@@ -32,9 +32,9 @@ struct Request {
   std::string_view PathParam(std::string_view name) const;
 };
 
-struct Response {
+class Response {
+ public:
   int status = 200;
-  Fields headers;  // names as sent
   std::string body;
 
   // Replaces any header of that name (case-insensitive).
@@ -44,6 +44,17 @@ struct Response {
   // The first value of that header (case-insensitive), or empty.
   std::string_view Get(std::string_view name) const;
   bool Has(std::string_view name) const;
+  int HeaderCount() const;
+
+  // The headers as they go on the wire: "Name: value\r\n" each, in the order added. The
+  // server's framing headers (Content-Length, Connection, Transfer-Encoding) are never among
+  // them, nor a header with CR, LF or NUL in it: Add drops those.
+  std::string_view header_lines() const { return header_lines_; }
+
+ private:
+  // One buffer rather than a string per name and value: a /auth/verify answer's ten headers
+  // were ten allocations (ids and names are longer than the small-string buffer).
+  std::string header_lines_;
 };
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);

@@ -200,20 +200,6 @@ class RequestParser final : public bhttp::basic_parser<true> {
   unsigned version_ = 11;
 };
 
-// A header the session writes itself, or one that would break the framing of the answer.
-bool IsFramingHeader(std::string_view name) {
-  return EqualsIgnoreCase(name, "Content-Length") || EqualsIgnoreCase(name, "Connection") ||
-         EqualsIgnoreCase(name, "Transfer-Encoding");
-}
-
-// CR, LF or NUL in a header would let a value start a new header or end the head early.
-bool IsSafeHeaderText(std::string_view text) {
-  for (char c : text) {
-    if (c == '\r' || c == '\n' || c == '\0') return false;
-  }
-  return true;
-}
-
 void AppendNumber(std::string& out, std::size_t value) {
   char digits[20];
   auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
@@ -239,18 +225,7 @@ void SerializeResponse(const Response& response, unsigned version, bool keep_ali
   std::string_view reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
   out += reason.empty() ? std::string_view("Unknown") : reason;
   out += "\r\n";
-  for (const auto& [name, value] : response.headers) {
-    if (IsFramingHeader(name)) continue;
-    if (!IsSafeHeaderText(name) || !IsSafeHeaderText(value)) {
-      spdlog::error("dropped a response header with a control character: {}",
-                    IsSafeHeaderText(name) ? std::string_view(name) : "(bad name)");
-      continue;
-    }
-    out += name;
-    out += ": ";
-    out += value;
-    out += "\r\n";
-  }
+  out += response.header_lines();
   const bool bodiless = StatusHasNoBody(status);
   if (!bodiless) {
     out += "Content-Length: ";
