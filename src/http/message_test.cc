@@ -106,5 +106,32 @@ TEST(ResponseTest, SetReplacesCaseInsensitively) {
   EXPECT_EQ(response.HeaderCount(), 3);
 }
 
+TEST(ResponseTest, SetRemovesEveryLineOfThatNameAndKeepsTheOthers) {
+  Response response;
+  response.Add("Set-Cookie", "a=1");
+  response.Add("X-Set-Cookie", "kept");
+  response.Add("set-cookie", "b=2");
+  response.Set("SET-COOKIE", "c=3");
+  EXPECT_EQ(response.header_lines(), "X-Set-Cookie: kept\r\nSET-COOKIE: c=3\r\n");
+  EXPECT_EQ(response.Get("x-set-cookie"), "kept");
+  EXPECT_EQ(response.Get("Set-Cookie"), "c=3");
+  EXPECT_FALSE(response.Has("Cookie"));
+  response.Set("Allow", "");
+  EXPECT_TRUE(response.Has("Allow"));
+  EXPECT_EQ(response.Get("Allow"), "");
+}
+
+TEST(ResponseTest, AddDropsFramingHeadersAndLineBreaks) {
+  Response response;
+  response.Add("Content-Length", "5");
+  response.Add("transfer-encoding", "chunked");
+  response.Add("Connection", "close");
+  response.Add("Location", "/a\r\nSet-Cookie: stolen=1");
+  response.Add("X-Bad\n", "v");
+  response.Add("X-Nul", std::string_view("a\0b", 3));
+  EXPECT_EQ(response.HeaderCount(), 0);
+  EXPECT_EQ(response.header_lines(), "");
+}
+
 }  // namespace
 }  // namespace tokend::http
