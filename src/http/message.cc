@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstring>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
@@ -24,11 +25,14 @@ bool IsFramingHeader(std::string_view name) {
 
 // CR, LF or NUL in a header would let a value start a new header or end the head early.
 bool IsSafeHeaderText(std::string_view text) {
-  // Every response header passes here. Without an early exit the loop vectorises;
-  // find_first_of would call memchr once per character.
-  bool unsafe = false;
-  for (char c : text) unsafe |= (c == '\r') | (c == '\n') | (c == '\0');
-  return !unsafe;
+  // Every response header passes here, the 190-byte CSP included: three vectorised memchr
+  // scans. A character loop (GCC does not vectorise it) was ~2% of a request's CPU, and
+  // find_first_of calls memchr once per character.
+  if (text.empty()) return true;
+  for (char c : {'\r', '\n', '\0'}) {
+    if (std::memchr(text.data(), c, text.size()) != nullptr) return false;
+  }
+  return true;
 }
 
 // The line of `lines` ("Name: value\r\n" each) for the header `name` (case-insensitive),
