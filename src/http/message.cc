@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cstring>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
+#include <cstring>
 
 namespace tokend::http {
 
@@ -21,6 +21,19 @@ char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' +
 bool IsFramingHeader(std::string_view name) {
   return EqualsIgnoreCase(name, "Content-Length") || EqualsIgnoreCase(name, "Connection") ||
          EqualsIgnoreCase(name, "Transfer-Encoding");
+}
+
+// Whether `name` is an RFC 9110 token, as a field name must be: no separators (':', ' '), so
+// that a line's name ends at its first ':'.
+bool IsToken(std::string_view name) {
+  constexpr std::string_view kPunctuation = "!#$%&'*+-.^_`|~";
+  if (name.empty()) return false;
+  for (char c : name) {
+    const bool alphanumeric =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alphanumeric && kPunctuation.find(c) == std::string_view::npos) return false;
+  }
+  return true;
 }
 
 // CR, LF or NUL in a header would let a value start a new header or end the head early.
@@ -39,8 +52,11 @@ bool IsSafeHeaderText(std::string_view text) {
 // CRLF included; empty when there is none. One scan for line ends and a name comparison only
 // where the length fits: AddStandardHeaders asks this of every answer, six times.
 std::string_view FindHeaderLine(std::string_view lines, std::string_view name) {
+  if (!IsToken(name)) return {};  // "X: a" must not match the line "X: a..."
   while (!lines.empty()) {
-    const std::string_view line = lines.substr(0, lines.find('\n') + 1);
+    const std::size_t end = lines.find('\n');
+    if (end == std::string_view::npos) break;  // Add ends every line with CRLF
+    const std::string_view line = lines.substr(0, end + 1);
     if (line.size() > name.size() && line[name.size()] == ':' &&
         EqualsIgnoreCase(line.substr(0, name.size()), name)) {
       return line;
@@ -129,9 +145,9 @@ void Response::Set(std::string_view name, std::string_view value) {
 
 void Response::Add(std::string_view name, std::string_view value) {
   if (IsFramingHeader(name)) return;
-  if (!IsSafeHeaderText(name) || !IsSafeHeaderText(value)) {
-    spdlog::error("dropped a response header with a control character: {}",
-                  IsSafeHeaderText(name) ? name : "(bad name)");
+  if (!IsToken(name) || !IsSafeHeaderText(value)) {
+    spdlog::error("dropped a response header with a bad name or a line break in its value: {}",
+                  IsToken(name) ? name : "(bad name)");
     return;
   }
   // Room for a /auth/verify answer's headers in one allocation.

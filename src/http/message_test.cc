@@ -55,7 +55,9 @@ TEST(ParseTargetTest, BoundsTheNumberOfParameters) {
 // query ("?"), or with a character percent-encoded, takes the general parse. Both must agree.
 TEST(ParseTargetTest, PlainPathsParseAsTheGeneralParserDoes) {
   std::mt19937 random(42);
-  const std::string alphabet = "/./-_~aZ9";
+  // Mostly what a plain path is made of, plus characters that must send it to the general
+  // parse: a shortcut that took them would disagree with it.
+  const std::string alphabet = "/./-_~aZ9/a/.#+%?:@ !$";
   std::vector<std::string> targets = {
       "/",    "/a",     "/a/",  "/auth/verify", "/api/v1/tokens/x-_~Y",
       "/.",   "/..",    "/./a", "/a/.",         "/a/..",
@@ -68,7 +70,8 @@ TEST(ParseTargetTest, PlainPathsParseAsTheGeneralParserDoes) {
   }
   for (const std::string& target : targets) {
     std::string encoded = target;  // the first letter or digit percent-encoded
-    if (std::size_t at = encoded.find_first_of("aZ9"); at != std::string::npos) {
+    if (std::size_t at = encoded.find_first_of("aZ9");
+        at != std::string::npos && encoded.find('%') == std::string::npos) {
       encoded.replace(at, 1, encoded[at] == 'a' ? "%61" : encoded[at] == 'Z' ? "%5A" : "%39");
     }
     Request plain, general, decoded;
@@ -82,7 +85,9 @@ TEST(ParseTargetTest, PlainPathsParseAsTheGeneralParserDoes) {
     EXPECT_EQ(plain.segments, general.segments) << target;
     EXPECT_EQ(plain.path, decoded.path) << encoded;
     EXPECT_EQ(plain.segments, decoded.segments) << encoded;
-    EXPECT_TRUE(plain.query.empty());
+    if (target.find('?') == std::string::npos) {
+      EXPECT_TRUE(plain.query.empty()) << target;
+    }
   }
 }
 
@@ -116,6 +121,9 @@ TEST(ResponseTest, SetRemovesEveryLineOfThatNameAndKeepsTheOthers) {
   EXPECT_EQ(response.Get("x-set-cookie"), "kept");
   EXPECT_EQ(response.Get("Set-Cookie"), "c=3");
   EXPECT_FALSE(response.Has("Cookie"));
+  EXPECT_FALSE(response.Has("Set"));  // a prefix of a name is not that name
+  EXPECT_FALSE(response.Has("X-Set"));
+  EXPECT_FALSE(response.Has("X-Set-Cookie: kept"));  // nor is a name with its value
   response.Set("Allow", "");
   EXPECT_TRUE(response.Has("Allow"));
   EXPECT_EQ(response.Get("Allow"), "");
@@ -128,6 +136,8 @@ TEST(ResponseTest, AddDropsFramingHeadersAndLineBreaks) {
   response.Add("Connection", "close");
   response.Add("Location", "/a\r\nSet-Cookie: stolen=1");
   response.Add("X-Bad\n", "v");
+  response.Add("", "empty name");
+  response.Add("A: b", "c");  // a name must be a token
   response.Add("X-Nul", std::string_view("a\0b", 3));
   EXPECT_EQ(response.HeaderCount(), 0);
   EXPECT_EQ(response.header_lines(), "");
